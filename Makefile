@@ -1,0 +1,56 @@
+# The README's two commands are `make run` and `make test`; everything else is a convenience.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.synced
+
+.PHONY: run test unit integration lint fmt bench clean events-schema help
+
+help:
+	@echo "make run    - set up .venv and start the whole system on its embedded default"
+	@echo "make test   - set up .venv and run the full test suite"
+	@echo "make lint   - ruff + mypy --strict     make fmt - ruff format + fixes"
+	@echo "make bench  - ingest throughput/latency benchmark (prints figures)"
+	@echo "make clean  - remove .venv, caches and the embedded data dir"
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+
+# Re-sync whenever the lock or a project file changes; --frozen refuses a stale lock.
+$(STAMP): $(UV) uv.lock pyproject.toml libs/common/pyproject.toml services/*/pyproject.toml
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-packages --python $(BIN)/python
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dunning run
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy src libs/common/src services/ingest/src
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_throughput.py
+
+events-schema: $(STAMP)
+	$(BIN)/python -m dunning.common.events.export docs/events
+
+clean:
+	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache bench/results
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,180 @@
+"""The idempotent consumer: inbox row + effect in one transaction, offsets committed after it.
+
+A record that keeps failing is retried a bounded number of times, then sent to
+``<topic>.dlq`` with the error in its headers, so one poison record never blocks a partition.
+Nothing is swallowed: if even the DLQ cannot take it, the consumer stops without committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.db import Database
+from dunning.common.events.envelope import CloudEvent, decode_event
+from dunning.common.events.topics import dlq_topic
+from dunning.common.health import Heartbeat
+from dunning.common.inbox import claim_event
+from dunning.common.metrics import CONSUMER_EVENTS
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerConfig:
+    name: str  # the consumer group, and the inbox's consumer name
+    topics: Sequence[str]
+    inbox_schema: str
+    max_attempts: int = 5
+    initial_backoff: float = 0.2
+    max_backoff: float = 5.0
+    max_batch: int = 100
+    poll_timeout_ms: int = 500
+    group_instance_id: str | None = None  # static membership (e.g. the pod name)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: EventConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._owner.commit_processed(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned", consumer=self._owner.config.name, partitions=len(assigned))
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        db: Database,
+        bootstrap: str,
+        config: ConsumerConfig,
+        handler: Handler,
+        dlq_producer: AIOKafkaProducer,
+    ) -> None:
+        self.config = config
+        self._db = db
+        self._bootstrap = bootstrap
+        self._handler = handler
+        self._dlq = dlq_producer
+        self._consumer: AIOKafkaConsumer | None = None
+        self._processed: dict[TopicPartition, int] = {}
+        self.heartbeat = Heartbeat(f"consumer:{config.name}", stale_after=60.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop``: finish the record in hand, commit, leave the group."""
+        cfg = self.config
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=cfg.name,
+            group_instance_id=cfg.group_instance_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=cfg.name,
+        )
+        self._consumer = consumer
+        consumer.subscribe(list(cfg.topics), listener=_CommitOnRevoke(self))
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                self.heartbeat.beat()
+                batches = await consumer.getmany(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_batch)
+                for tp, records in batches.items():
+                    for record in records:
+                        if stop.is_set():
+                            break
+                        await self._process(record)
+                        self._processed[tp] = record.offset + 1
+                    await self.commit_processed([tp])
+        finally:
+            try:
+                await self.commit_processed(list(self._processed))
+            finally:
+                await consumer.stop()  # leaves the group: partitions move at once, not after a timeout
+                self._consumer = None
+
+    async def commit_processed(self, partitions: Sequence[TopicPartition]) -> None:
+        if self._consumer is None:
+            return
+        offsets = {tp: self._processed.pop(tp) for tp in partitions if tp in self._processed}
+        if offsets:
+            await self._consumer.commit(offsets)
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        cfg = self.config
+        try:
+            event = decode_event(record.value)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, exc, attempts=1)
+            return
+        backoff = cfg.initial_backoff
+        last_error: Exception | None = None
+        for attempt in range(1, cfg.max_attempts + 1):
+            try:
+                applied = await self._apply(event)
+            except Exception as exc:  # retried below, then dead-lettered: never dropped
+                last_error = exc
+                log.warning(
+                    "event handling failed",
+                    consumer=cfg.name,
+                    event_id=event.id,
+                    type=event.type,
+                    attempt=attempt,
+                    error=repr(exc),
+                )
+                if attempt < cfg.max_attempts:
+                    await asyncio.sleep(backoff)
+                    backoff = min(cfg.max_backoff, backoff * 2)
+                continue
+            CONSUMER_EVENTS.labels(cfg.name, record.topic, "applied" if applied else "duplicate").inc()
+            return
+        assert last_error is not None
+        await self._dead_letter(record, last_error, attempts=cfg.max_attempts)
+
+    async def _apply(self, event: CloudEvent) -> bool:
+        async with self._db.unit_of_work() as uow:
+            if not await claim_event(uow.session, self.config.inbox_schema, self.config.name, event.id):
+                return False
+            await self._handler(uow.session, event)
+            await uow.commit()
+            return True
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: Exception, attempts: int
+    ) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("dlq.topic", record.topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.consumer", self.config.name.encode()),
+            ("dlq.error.class", type(error).__name__.encode()),
+            ("dlq.error.message", str(error)[:1000].encode()),
+            ("dlq.attempts", str(attempts).encode()),
+            ("dlq.failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        # Awaited: if the DLQ is unreachable this raises, the offset stays uncommitted, and the
+        # record comes back after a restart rather than being lost.
+        await self._dlq.send_and_wait(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        CONSUMER_EVENTS.labels(self.config.name, record.topic, "dead_lettered").inc()
+        log.error(
+            "record dead-lettered",
+            consumer=self.config.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=type(error).__name__,
+        )

@@ -1,0 +1,34 @@
+"""The inbox: one row per (consumer, event id), written in the same transaction as the effect."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.migrations import check_schema_name
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, primary_key=True),
+        Column("event_id", Text, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+async def claim_event(session: AsyncSession, schema: str, consumer: str, event_id: str) -> bool:
+    """True the first time ``consumer`` sees ``event_id``; False for any redelivery.
+
+    A concurrent second delivery blocks on the unique key until the first transaction ends,
+    then gets False if it committed, so the effect runs at most once.
+    """
+    result = await session.execute(
+        text(
+            f"INSERT INTO {check_schema_name(schema)}.inbox (consumer, event_id) "
+            "VALUES (:consumer, :event_id) ON CONFLICT DO NOTHING RETURNING 1"
+        ),
+        {"consumer": consumer, "event_id": event_id},
+    )
+    return result.first() is not None

@@ -1,0 +1,199 @@
+"""Tenant lifecycle, API keys and webhook secrets; callers own the transaction (flush only)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.crypto import SecretBox, hash_token
+from dunning.common.tenancy.tables import api_keys, tenants, webhook_secrets
+
+SCOPES = ("read", "write", "admin")
+API_KEY_PREFIX = "dk_"
+
+
+class TenantNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedTenant:
+    tenant_id: str
+    name: str
+    api_key: str
+    stripe_webhook_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSummary:
+    tenant_id: str
+    name: str
+    created_at: datetime
+    active_webhook_secrets: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecretInfo:
+    secret_id: str
+    provider: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a tenant, through one of its API keys, with these scopes."""
+
+    tenant_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def new_stripe_webhook_secret() -> str:
+    # The same shape Stripe gives its endpoint secrets, so tools that expect one accept ours.
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+async def create_tenant(
+    session: AsyncSession,
+    box: SecretBox,
+    name: str,
+    *,
+    stripe_webhook_secret: str | None = None,
+) -> CreatedTenant:
+    if not name.strip():
+        raise ValueError("a tenant needs a name")
+    tenant_id = _new_id("ten")
+    await session.execute(tenants.insert().values(id=tenant_id, name=name.strip()))
+    api_key = await create_api_key(session, tenant_id, scopes=SCOPES, label="initial")
+    secret = stripe_webhook_secret or new_stripe_webhook_secret()
+    await add_webhook_secret(session, box, tenant_id, "stripe", secret)
+    return CreatedTenant(
+        tenant_id=tenant_id, name=name.strip(), api_key=api_key, stripe_webhook_secret=secret
+    )
+
+
+async def list_tenants(session: AsyncSession) -> list[TenantSummary]:
+    active = (
+        select(func.count())
+        .where(webhook_secrets.c.tenant_id == tenants.c.id, webhook_secrets.c.retired_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(tenants.c.id, tenants.c.name, tenants.c.created_at, active.label("active")).order_by(
+            tenants.c.created_at, tenants.c.id
+        )
+    )
+    return [TenantSummary(r.id, r.name, r.created_at, r.active) for r in rows]
+
+
+async def require_tenant(session: AsyncSession, tenant_id: str) -> None:
+    found = await session.scalar(select(tenants.c.id).where(tenants.c.id == tenant_id))
+    if found is None:
+        raise TenantNotFound(tenant_id)
+
+
+async def create_api_key(
+    session: AsyncSession, tenant_id: str, *, scopes: tuple[str, ...], label: str = ""
+) -> str:
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {SCOPES}, got {scopes}")
+    key_id = _new_id("key")
+    # The key names its id, so a leaked key is identifiable (and revocable) at a glance.
+    token = f"{API_KEY_PREFIX}{key_id.removeprefix('key_')}_{secrets.token_urlsafe(32)}"
+    await session.execute(
+        api_keys.insert().values(
+            id=key_id,
+            tenant_id=tenant_id,
+            token_hash=hash_token(token),
+            scopes=list(scopes),
+            label=label,
+        )
+    )
+    return token
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    row = (
+        await session.execute(
+            select(api_keys.c.id, api_keys.c.tenant_id, api_keys.c.scopes).where(
+                api_keys.c.token_hash == hash_token(token), api_keys.c.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(tenant_id=row.tenant_id, key_id=row.id, scopes=frozenset(row.scopes))
+
+
+async def add_webhook_secret(
+    session: AsyncSession, box: SecretBox, tenant_id: str, provider: str, secret: str | None = None
+) -> tuple[str, str]:
+    """Add an active secret (rotation keeps the old one active until it is retired)."""
+    await require_tenant(session, tenant_id)
+    value = secret or new_stripe_webhook_secret()
+    if len(value) < 16:
+        raise ValueError("a webhook secret must be at least 16 characters")
+    secret_id = _new_id("whs")
+    await session.execute(
+        webhook_secrets.insert().values(
+            id=secret_id, tenant_id=tenant_id, provider=provider, sealed_secret=box.seal(value)
+        )
+    )
+    return secret_id, value
+
+
+async def retire_webhook_secret(session: AsyncSession, tenant_id: str, secret_id: str) -> bool:
+    result = await session.execute(
+        update(webhook_secrets)
+        .where(
+            webhook_secrets.c.id == secret_id,
+            webhook_secrets.c.tenant_id == tenant_id,
+            webhook_secrets.c.retired_at.is_(None),
+        )
+        .values(retired_at=func.now())
+        .returning(webhook_secrets.c.id)
+    )
+    return result.first() is not None
+
+
+async def list_webhook_secrets(session: AsyncSession, tenant_id: str) -> list[WebhookSecretInfo]:
+    await require_tenant(session, tenant_id)
+    rows = await session.execute(
+        select(webhook_secrets)
+        .where(webhook_secrets.c.tenant_id == tenant_id)
+        .order_by(webhook_secrets.c.created_at, webhook_secrets.c.id)
+    )
+    return [WebhookSecretInfo(r.id, r.provider, r.created_at, r.retired_at) for r in rows]
+
+
+async def active_webhook_secrets(
+    session: AsyncSession, box: SecretBox, tenant_id: str, provider: str
+) -> list[str] | None:
+    """The tenant's active secrets for ``provider``; None when the tenant does not exist."""
+    rows = (
+        await session.execute(
+            select(tenants.c.id, webhook_secrets.c.sealed_secret)
+            .select_from(
+                tenants.outerjoin(
+                    webhook_secrets,
+                    (webhook_secrets.c.tenant_id == tenants.c.id)
+                    & (webhook_secrets.c.provider == provider)
+                    & webhook_secrets.c.retired_at.is_(None),
+                )
+            )
+            .where(tenants.c.id == tenant_id)
+        )
+    ).all()
+    if not rows:
+        return None
+    return [box.open(bytes(r.sealed_secret)) for r in rows if r.sealed_secret is not None]

@@ -1,0 +1,1 @@
+"""Ingest: processor webhooks in, verified, deduplicated and durable canonical events out."""

@@ -1,0 +1,52 @@
+"""Ingest's slice of the HTTP app: ``create_app(settings)`` for ``dunning serve ingest``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from dunning.common.clock import Clock, SystemClock
+from dunning.common.crypto import SecretBox
+from dunning.common.db import Database
+from dunning.common.health import Health
+from dunning.common.http import build_app
+from dunning.common.migrations import MigrationSet
+from dunning.ingest.api import router
+from dunning.ingest.pipeline import WebhookPipeline
+from dunning.ingest.processors import default_adapters
+from dunning.ingest.settings import IngestSettings
+from dunning.ingest.tables import SCHEMA
+
+MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="dunning.ingest:migrations")
+OUTBOX_SCHEMA = SCHEMA
+
+
+def routers() -> list[APIRouter]:
+    return [router]
+
+
+def install(app: FastAPI, settings: IngestSettings, db: Database, box: SecretBox, clock: Clock) -> None:
+    """Wire ingest's state onto an app that may also carry other services' routes."""
+    adapters = default_adapters(tolerance_seconds=settings.webhook_tolerance_seconds)
+    app.state.webhook_pipeline = WebhookPipeline(db, box, adapters, clock)
+    app.state.webhook_max_body_bytes = settings.webhook_max_body_bytes
+
+
+def create_app(settings: IngestSettings, *, clock: Clock | None = None) -> FastAPI:
+    """A standalone ingest app: no work at import time; connections open in the lifespan."""
+    health = Health()
+    box = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else "")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.require_database_url())
+        health.add_check("database", db.ping)
+        install(app, settings, db, box, clock or SystemClock())
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    return build_app(title="Dunning ingest", routers=routers(), health=health, lifespan=lifespan)

@@ -1,0 +1,118 @@
+"""Webhook → verified → stored once → canonical events in the outbox, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dunning.common.clock import Clock
+from dunning.common.crypto import SecretBox
+from dunning.common.db import Database
+from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
+from dunning.common.events.payment import event_subject
+from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
+from dunning.common.outbox import enqueue
+from dunning.common.tenancy.service import active_webhook_secrets
+from dunning.ingest import repository
+from dunning.ingest.processors.base import (
+    CanonicalEvent,
+    ProcessorAdapter,
+    ProviderEvent,
+    WebhookRejected,
+)
+from dunning.ingest.tables import SCHEMA
+
+
+class UnknownTenant(LookupError):
+    pass
+
+
+class UnknownProvider(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    status: Literal["accepted", "ignored", "duplicate"]
+    provider_event_id: str
+    events: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+class WebhookPipeline:
+    def __init__(
+        self, db: Database, box: SecretBox, adapters: Mapping[str, ProcessorAdapter], clock: Clock
+    ) -> None:
+        self._db = db
+        self._box = box
+        self._adapters = dict(adapters)
+        self._clock = clock
+
+    def adapter(self, provider: str) -> ProcessorAdapter:
+        try:
+            return self._adapters[provider]
+        except KeyError:
+            raise UnknownProvider(provider) from None
+
+    async def receive(
+        self, provider: str, tenant_id: str, body: bytes, headers: Mapping[str, str]
+    ) -> WebhookOutcome:
+        """Answer only after the raw event and its outbox rows are committed (acknowledge = durable).
+
+        Raises ``UnknownTenant``, ``UnknownProvider`` or a ``WebhookRejected``; nothing is
+        stored in those cases.
+        """
+        adapter = self.adapter(provider)
+        async with self._db.unit_of_work() as uow:
+            secrets = await active_webhook_secrets(uow.session, self._box, tenant_id, provider)
+            if secrets is None:
+                raise UnknownTenant(tenant_id)
+            if not secrets:
+                raise WebhookRejected(f"tenant has no active {provider} webhook secret")
+            adapter.verify(body, headers, secrets, self._clock.now())
+            event = adapter.parse(body)
+            normalization = adapter.normalize(tenant_id, event)
+            stored = await repository.record_webhook(
+                uow.session,
+                tenant_id=tenant_id,
+                provider=provider,
+                event=event,
+                normalization=normalization,
+                raw_body=body,
+            )
+            if not stored:
+                return WebhookOutcome("duplicate", event.id)
+            for canonical in normalization.events:
+                await enqueue(
+                    uow.session,
+                    SCHEMA,
+                    PAYMENT_EVENTS_TOPIC,
+                    _cloud_event(provider, event, canonical),
+                )
+            await uow.commit()
+        if not normalization.events:
+            return WebhookOutcome("ignored", event.id, reason=normalization.ignored)
+        return WebhookOutcome("accepted", event.id, events=[e.type.value for e in normalization.events])
+
+
+def _cloud_event(provider: str, event: ProviderEvent, canonical: CanonicalEvent) -> CloudEvent:
+    data = canonical.data
+    return make_event(
+        event_id=deterministic_event_id(data.tenant_id, provider, event.id, canonical.type.value),
+        source=f"/dunning/ingest/{provider}",
+        type=canonical.type.cloudevents_type,
+        subject=event_subject(data.tenant_id, data),
+        time=data.occurred_at,
+        tenant_id=data.tenant_id,
+        data=data,
+    )
+
+
+__all__ = [
+    "UnknownProvider",
+    "UnknownTenant",
+    "WebhookOutcome",
+    "WebhookPipeline",
+    "WebhookRejected",
+]

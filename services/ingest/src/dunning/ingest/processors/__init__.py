@@ -1,0 +1,8 @@
+"""Processor adapters by name; a new processor is one adapter registered here."""
+
+from dunning.ingest.processors.base import ProcessorAdapter
+from dunning.ingest.processors.stripe import StripeAdapter
+
+
+def default_adapters(*, tolerance_seconds: int) -> dict[str, ProcessorAdapter]:
+    return {"stripe": StripeAdapter(tolerance_seconds=tolerance_seconds)}

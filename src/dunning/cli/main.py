@@ -1,0 +1,194 @@
+"""``dunning``: run the system, serve one role, migrate, manage tenants."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.cli.settings import SystemSettings, tool_settings
+from dunning.common.crypto import SecretBox
+from dunning.common.db import Database
+from dunning.common.logging import configure_logging
+from dunning.common.tenancy import service as tenancy
+
+app = typer.Typer(help="Dunning: self-hosted failed-payment recovery.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Create and inspect tenants.", no_args_is_help=True)
+secrets_app = typer.Typer(
+    help="Webhook signing secrets of a tenant (several may be active).", no_args_is_help=True
+)
+tenants_app.add_typer(secrets_app, name="secrets")
+app.add_typer(tenants_app, name="tenants")
+
+T = TypeVar("T")
+
+
+class Role(StrEnum):
+    ingest = "ingest"
+    relay = "relay"
+
+
+@app.command()
+def run() -> None:
+    """Start the whole system: embedded PostgreSQL and broker unless DUNNING_DATABASE_URL/_KAFKA_BOOTSTRAP."""
+    from dunning.cli.system import run as run_system
+
+    settings = SystemSettings(embedded=True)
+    configure_logging(settings.log_level, json=settings.log_json)
+    run_system(settings)
+
+
+@app.command()
+def serve(role: Annotated[Role, typer.Argument(help="Which role this process plays.")]) -> None:
+    """Run one role against external PostgreSQL and Kafka (production)."""
+    from dunning.cli.roles import serve_role
+
+    settings = SystemSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    serve_role(role.value, settings)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring every schema to the latest revision (idempotent; safe to run from several places)."""
+    from dunning.cli.system import MIGRATION_SETS
+    from dunning.common.migrations import upgrade
+
+    settings = tool_settings()
+
+    async def go() -> None:
+        db = Database(settings.require_database_url())
+        try:
+            await upgrade(db, MIGRATION_SETS)
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+    typer.echo("migrated: " + ", ".join(m.schema for m in MIGRATION_SETS))
+
+
+def _with_session(action: Callable[[AsyncSession, SecretBox], Awaitable[T]]) -> T:
+    settings = tool_settings()
+    box = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else "")
+
+    async def go() -> T:
+        db = Database(settings.require_database_url(), pool_size=1)
+        try:
+            async with db.unit_of_work() as uow:
+                result = await action(uow.session, box)
+                await uow.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except (tenancy.TenantNotFound, ValueError) as exc:
+        typer.echo(
+            f"error: {exc if not isinstance(exc, tenancy.TenantNotFound) else f'no tenant {exc}'}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+@tenants_app.command("create")
+def tenants_create(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    stripe_webhook_secret: Annotated[
+        str | None,
+        typer.Option(help="Stripe's signing secret (whsec_...); one is generated if omitted."),
+    ] = None,
+) -> None:
+    """Create a tenant; prints its API key once (it is stored hashed) and its webhook secret."""
+    created = _with_session(
+        lambda s, box: tenancy.create_tenant(s, box, name, stripe_webhook_secret=stripe_webhook_secret)
+    )
+    result = {
+        "tenant_id": created.tenant_id,
+        "name": created.name,
+        "api_key": created.api_key,
+        "stripe_webhook_secret": created.stripe_webhook_secret,
+    }
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key:22} {value}")
+    typer.echo("The API key is shown only now: store it.")
+
+
+@tenants_app.command("list")
+def tenants_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List tenants."""
+    rows = _with_session(lambda s, _box: tenancy.list_tenants(s))
+    items = [
+        {
+            "tenant_id": r.tenant_id,
+            "name": r.name,
+            "created_at": r.created_at.isoformat(),
+            "active_webhook_secrets": r.active_webhook_secrets,
+        }
+        for r in rows
+    ]
+    if as_json:
+        typer.echo(json.dumps(items))
+        return
+    for item in items:
+        secrets = item["active_webhook_secrets"]
+        typer.echo(f"{item['tenant_id']}  {item['name']}  secrets={secrets}  {item['created_at']}")
+
+
+@secrets_app.command("add")
+def secrets_add(
+    tenant_id: str,
+    secret: Annotated[
+        str | None, typer.Option(help="The processor's signing secret; generated if omitted.")
+    ] = None,
+    provider: Annotated[str, typer.Option(help="Processor name.")] = "stripe",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Add an active webhook secret (old ones stay active until retired: zero-downtime rotation)."""
+    secret_id, value = _with_session(
+        lambda s, box: tenancy.add_webhook_secret(s, box, tenant_id, provider, secret)
+    )
+    if as_json:
+        typer.echo(json.dumps({"secret_id": secret_id, "secret": value}))
+    else:
+        typer.echo(f"{secret_id}  {value}")
+
+
+@secrets_app.command("retire")
+def secrets_retire(tenant_id: str, secret_id: str) -> None:
+    """Stop accepting webhooks signed with this secret."""
+    retired = _with_session(lambda s, _box: tenancy.retire_webhook_secret(s, tenant_id, secret_id))
+    if not retired:
+        typer.echo(f"error: no active secret {secret_id} for tenant {tenant_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"retired {secret_id}")
+
+
+@secrets_app.command("list")
+def secrets_list(tenant_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List a tenant's webhook secrets (ids and dates; never the secrets)."""
+    rows = _with_session(lambda s, _box: tenancy.list_webhook_secrets(s, tenant_id))
+    items = [
+        {
+            "secret_id": r.secret_id,
+            "provider": r.provider,
+            "created_at": r.created_at.isoformat(),
+            "retired_at": r.retired_at.isoformat() if r.retired_at else None,
+        }
+        for r in rows
+    ]
+    if as_json:
+        typer.echo(json.dumps(items))
+        return
+    for item in items:
+        state = f"retired {item['retired_at']}" if item["retired_at"] else "active"
+        typer.echo(f"{item['secret_id']}  {item['provider']}  {state}  created {item['created_at']}")

@@ -1,0 +1,204 @@
+"""``dunning run``: embedded PostgreSQL and broker (unless given real ones), migrations, topics,
+the outbox relay and every service's HTTP slice on one port, in one process tree."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from dunning.cli.settings import SECRET_KEY_FILE, SystemSettings, runtime_path, write_runtime
+from dunning.common.clock import SystemClock
+from dunning.common.crypto import SecretBox, load_or_create_key
+from dunning.common.db import Database
+from dunning.common.embedded import EmbeddedBroker, EmbeddedPostgres
+from dunning.common.events.topics import ALL_TOPICS
+from dunning.common.health import Health
+from dunning.common.http import build_app
+from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
+from dunning.common.migrations import MigrationSet, upgrade
+from dunning.common.relay import OutboxRelay, RelayConfig
+from dunning.common.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
+from dunning.ingest import app as ingest
+
+log = structlog.get_logger(__name__)
+
+# Order matters: tenancy first, then every service's own history.
+MIGRATION_SETS: tuple[MigrationSet, ...] = (TENANCY_MIGRATIONS, ingest.MIGRATIONS)
+OUTBOX_SCHEMAS: tuple[str, ...] = (ingest.OUTBOX_SCHEMA,)
+
+
+@dataclass
+class Endpoints:
+    database_url: str
+    kafka_bootstrap: str
+    secret_key: str
+    embedded_parts: list[Any] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def infrastructure(settings: SystemSettings) -> Iterator[Endpoints]:
+    """The database and broker: the configured ones, or embedded ones stopped on exit."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_key = (
+        settings.secret_key.get_secret_value()
+        if settings.secret_key
+        else load_or_create_key(settings.data_dir / SECRET_KEY_FILE)
+    )
+    with contextlib.ExitStack() as stack:
+        parts: list[Any] = []
+        database_url = settings.database_url
+        if database_url is None:
+            pg = stack.enter_context(EmbeddedPostgres(settings.data_dir / "postgres"))
+            database_url = pg.start()
+            parts.append(pg)
+        bootstrap = settings.kafka_bootstrap
+        if bootstrap is None:
+            broker = stack.enter_context(EmbeddedBroker(log_path=settings.data_dir / "broker.log"))
+            bootstrap = broker.start()
+            parts.append(broker)
+        yield Endpoints(database_url, bootstrap, secret_key, parts)
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn without its own signal handling: the runner owns SIGINT/SIGTERM for the whole tree."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def prepare(settings: SystemSettings, endpoints: Endpoints) -> Database:
+    db = Database(endpoints.database_url)
+    await upgrade(db, MIGRATION_SETS)
+    await ensure_topics(
+        endpoints.kafka_bootstrap,
+        topics_with_dlq(ALL_TOPICS),
+        partitions=settings.kafka_topic_partitions,
+    )
+    return db
+
+
+def build_system_app(settings: SystemSettings, db: Database, box: SecretBox, health: Health) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = build_app(title="Dunning", routers=[*ingest.routers()], health=health, lifespan=lifespan)
+    ingest.install(app, settings, db, box, SystemClock())
+    return app
+
+
+async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    db = await prepare(settings, endpoints)
+    box = SecretBox(endpoints.secret_key)
+    health = Health()
+    health.add_check("database", db.ping)
+
+    async def broker_ready() -> None:
+        await end_offsets(endpoints.kafka_bootstrap, list(ALL_TOPICS[:1]))
+
+    health.add_check("broker", broker_ready)
+    producer = make_producer(
+        endpoints.kafka_bootstrap,
+        enable_idempotence=settings.kafka_enable_idempotence,
+        client_id="dunning-relay",
+    )
+    await producer.start()
+    relay = OutboxRelay(
+        db,
+        producer,
+        endpoints.kafka_bootstrap,
+        OUTBOX_SCHEMAS,
+        RelayConfig(retention=timedelta(days=settings.outbox_retention_days)),
+    )
+    health.add_heartbeat(relay.heartbeat)
+    app = build_system_app(settings, db, box, health)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=20,
+        )
+    )
+
+    def request_stop() -> None:
+        if stop.is_set():
+            server.force_exit = True
+        stop.set()
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop)
+
+    http_url = f"http://{settings.http_host}:{settings.http_port}"
+    try:
+        async with asyncio.TaskGroup() as group:
+            relay_task = group.create_task(relay.run(stop))
+            server_task = group.create_task(server.serve())
+            while not server.started and not server_task.done():
+                await asyncio.sleep(0.05)
+            if server.started:
+                write_runtime(
+                    settings.data_dir,
+                    {
+                        "http_url": http_url,
+                        "database_url": endpoints.database_url,
+                        "kafka_bootstrap": endpoints.kafka_bootstrap,
+                        "pid": os.getpid(),
+                        "started_at": datetime.now(UTC).isoformat(),
+                    },
+                )
+                print_welcome(settings, http_url)
+            await server_task
+            stop.set()
+            await relay_task
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        runtime_path(settings.data_dir).unlink(missing_ok=True)
+        await producer.stop()
+        await db.dispose()
+
+
+def print_welcome(settings: SystemSettings, http_url: str) -> None:
+    webhook = f"{http_url}/v1/webhooks/stripe/<tenant_id>"
+    lines = [
+        "",
+        f"Dunning is running at {http_url}  (data: {settings.data_dir.resolve()})",
+        f"  health   {http_url}/healthz   ready {http_url}/readyz   metrics {http_url}/metrics",
+        "  API docs " + f"{http_url}/docs",
+        "",
+        "Next steps:",
+        "  1. Create a tenant (in another terminal):  .venv/bin/dunning tenants create 'Acme' --json",
+        "  2. Point Stripe at it:  stripe listen --forward-to " + webhook,
+        "     and add the signing secret it prints:",
+        "       .venv/bin/dunning tenants secrets add <tenant_id> --secret whsec_...",
+        "Stop with Ctrl-C.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)  # noqa: T201 - the runner's greeting is for a person
+
+
+def run(settings: SystemSettings) -> None:
+    settings = settings.model_copy(update={"embedded": True})
+    with infrastructure(settings) as endpoints:
+        settings = settings.model_copy(update={"secret_key": SecretStr(endpoints.secret_key)})
+        asyncio.run(serve(settings, endpoints))

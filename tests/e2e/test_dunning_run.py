@@ -1,0 +1,143 @@
+"""`dunning run` driven like a person and a platform would: start, create a tenant, send a
+webhook, stop with SIGTERM, start again on the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from aiokafka import AIOKafkaConsumer
+from tests.support.stripe_events import encode, invoice_payment_failed, signed_headers
+
+from dunning.common.embedded import free_port
+from dunning.common.events.envelope import decode_event
+from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
+
+pytestmark = pytest.mark.integration
+
+DUNNING = [sys.executable, "-m", "dunning.cli"]
+
+
+class Running:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.env = {**os.environ, "DUNNING_DATA_DIR": str(data_dir), "DUNNING_HTTP_PORT": str(port)}
+        for name in ("DUNNING_DATABASE_URL", "DUNNING_KAFKA_BOOTSTRAP", "DUNNING_SECRET_KEY"):
+            self.env.pop(name, None)
+        self.log = (data_dir.parent / f"run-{port}.log").open("ab")
+        self.process = subprocess.Popen([*DUNNING, "run"], env=self.env, stdout=self.log, stderr=self.log)
+
+    def runtime(self, timeout: float = 90.0) -> dict[str, str]:
+        path = self.data_dir / "runtime.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"dunning run exited with {self.process.returncode}"
+            if path.exists():
+                loaded: dict[str, str] = json.loads(path.read_text())
+                return loaded
+            time.sleep(0.2)
+        raise AssertionError("dunning run did not become ready")
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [*DUNNING, *args], env=self.env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "data"
+    yield path
+    # Whatever happened, leave no server behind for the rest of the suite.
+    for proc in psutil.process_iter(attrs=("cmdline",)):
+        if proc.info["cmdline"] and any(str(path) in part for part in proc.info["cmdline"]):
+            proc.kill()
+
+
+def children_alive(pids: list[int]) -> list[int]:
+    return [
+        pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def read_topic_from_start(bootstrap: str, want: int, timeout: float = 20.0) -> list[bytes]:
+    import asyncio
+
+    async def go() -> list[bytes]:
+        consumer = AIOKafkaConsumer(
+            PAYMENT_EVENTS_TOPIC,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        values: list[bytes] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while len(values) < want and asyncio.get_running_loop().time() < deadline:
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    values.extend(r.value for r in records)
+        finally:
+            await consumer.stop()
+        return values
+
+    return asyncio.run(go())
+
+
+def test_run_serves_webhooks_stops_cleanly_and_keeps_its_data(data_dir: Path) -> None:
+    first = Running(data_dir, free_port())
+    runtime = first.runtime()
+    assert {"http_url", "database_url", "kafka_bootstrap"} <= set(runtime)
+    tree = [c.pid for c in psutil.Process(first.process.pid).children(recursive=True)]
+
+    tenant = json.loads(first.cli("tenants", "create", "Acme Inc", "--json"))
+    assert set(tenant) >= {"tenant_id", "api_key", "stripe_webhook_secret"}
+
+    http = httpx.Client(base_url=runtime["http_url"], timeout=10)
+    assert http.get("/readyz").json()["status"] == "ready"
+    event = invoice_payment_failed(invoice_id="in_e2e_1")
+    body = encode(event)
+    url = f"/v1/webhooks/stripe/{tenant['tenant_id']}"
+    accepted = http.post(url, content=body, headers=signed_headers(body, tenant["stripe_webhook_secret"]))
+    assert accepted.json()["status"] == "accepted"
+    published = [decode_event(v) for v in read_topic_from_start(runtime["kafka_bootstrap"], 1)]
+    assert [e.data["provider_event_id"] for e in published] == [event["id"]]
+    http.close()
+
+    assert first.stop() == 0
+    assert not (data_dir / "runtime.json").exists()
+    assert children_alive(tree) == [], "dunning run left processes behind"
+
+    second = Running(data_dir, free_port())
+    runtime = second.runtime()
+    try:
+        listed = json.loads(second.cli("tenants", "list", "--json"))
+        assert [t["tenant_id"] for t in listed] == [tenant["tenant_id"]]
+        # The new embedded broker started empty; the relay put back what it had published.
+        republished = [decode_event(v) for v in read_topic_from_start(runtime["kafka_bootstrap"], 1)]
+        assert [e.data["provider_event_id"] for e in republished] == [event["id"]]
+        with httpx.Client(base_url=runtime["http_url"], timeout=10) as http:
+            again = http.post(
+                url, content=body, headers=signed_headers(body, tenant["stripe_webhook_secret"])
+            )
+            assert again.json()["status"] == "duplicate"
+    finally:
+        assert second.stop() == 0

@@ -39,14 +39,14 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy src libs/common/src services/ingest/src
+	$(BIN)/mypy src libs/common/src services/ingest/src tests bench
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest_throughput.py
+	PYTHONPATH=. $(BIN)/python bench/ingest_throughput.py
 
 events-schema: $(STAMP)
 	$(BIN)/python -m dunning.common.events.export docs/events

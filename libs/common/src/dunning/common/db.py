@@ -38,7 +38,9 @@ class Database:
             async_url(url),
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No pre-ping: it costs a round trip per request on the hot path. A connection the
+            # server dropped fails one transaction, which the caller retries (Stripe redelivers).
+            pool_recycle=1800,
             echo=echo,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)

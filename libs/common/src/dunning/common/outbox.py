@@ -67,11 +67,13 @@ async def enqueue(session: AsyncSession, schema: str, topic: str, event: CloudEv
     ``pg_notify`` is transactional: the relay is woken only when (and if) the caller commits.
     """
     name = check_schema_name(schema)
+    # pg_notify in RETURNING: one round trip stages the row and queues the wake-up, which
+    # PostgreSQL delivers only when (and if) the transaction commits.
     result = await session.execute(
         text(
             f"INSERT INTO {name}.outbox (event_id, topic, key, value, headers) "
             "VALUES (:event_id, :topic, :key, :value, CAST(:headers AS jsonb)) "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING id"
+            "ON CONFLICT (event_id) DO NOTHING RETURNING pg_notify(:channel, :schema)"
         ),
         {
             "event_id": event.id,
@@ -79,13 +81,11 @@ async def enqueue(session: AsyncSession, schema: str, topic: str, event: CloudEv
             "key": event.subject,
             "value": encode_event(event),
             "headers": json.dumps({"content-type": CONTENT_TYPE, "ce_type": event.type}),
+            "channel": NOTIFY_CHANNEL,
+            "schema": name,
         },
     )
     staged = result.first() is not None
-    if staged:
-        await session.execute(
-            text("SELECT pg_notify(:channel, :schema)"), {"channel": NOTIFY_CHANNEL, "schema": name}
-        )
     return staged
 
 

@@ -18,12 +18,12 @@ TenantId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
 ProviderName = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
 
 
-def get_pipeline(request: Request) -> WebhookPipeline:
+async def get_pipeline(request: Request) -> WebhookPipeline:
     pipeline: WebhookPipeline = request.app.state.webhook_pipeline
     return pipeline
 
 
-def get_body_limit(request: Request) -> int:
+async def get_body_limit(request: Request) -> int:
     limit: int = request.app.state.webhook_max_body_bytes
     return limit
 

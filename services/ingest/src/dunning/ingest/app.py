@@ -30,7 +30,9 @@ def routers() -> list[APIRouter]:
 def install(app: FastAPI, settings: IngestSettings, db: Database, box: SecretBox, clock: Clock) -> None:
     """Wire ingest's state onto an app that may also carry other services' routes."""
     adapters = default_adapters(tolerance_seconds=settings.webhook_tolerance_seconds)
-    app.state.webhook_pipeline = WebhookPipeline(db, box, adapters, clock)
+    app.state.webhook_pipeline = WebhookPipeline(
+        db, box, adapters, clock, secret_cache_seconds=settings.webhook_secret_cache_seconds
+    )
     app.state.webhook_max_body_bytes = settings.webhook_max_body_bytes
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,6 +18,7 @@ from dunning.common.tenancy.service import active_webhook_secrets
 from dunning.ingest import repository
 from dunning.ingest.processors.base import (
     CanonicalEvent,
+    InvalidSignature,
     ProcessorAdapter,
     ProviderEvent,
     WebhookRejected,
@@ -40,14 +42,47 @@ class WebhookOutcome:
     reason: str | None = None
 
 
+class _SecretCache:
+    """Tenants' opened webhook secrets, kept briefly so that a webhook costs one transaction.
+
+    A secret added a moment ago is found anyway (a failed check re-reads before rejecting);
+    a retired secret keeps working for at most ``ttl`` seconds on a replica that cached it.
+    """
+
+    def __init__(self, ttl: float, monotonic: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._entries: dict[tuple[str, str], tuple[float, list[str]]] = {}
+
+    def get(self, tenant_id: str, provider: str) -> list[str] | None:
+        entry = self._entries.get((tenant_id, provider))
+        if entry is None or entry[0] <= self._monotonic():
+            return None
+        return entry[1]
+
+    def put(self, tenant_id: str, provider: str, secrets: list[str]) -> None:
+        if self._ttl > 0:
+            if len(self._entries) > 10_000:  # bounded: a flood of tenant ids cannot grow it
+                self._entries.clear()
+            self._entries[(tenant_id, provider)] = (self._monotonic() + self._ttl, secrets)
+
+
 class WebhookPipeline:
     def __init__(
-        self, db: Database, box: SecretBox, adapters: Mapping[str, ProcessorAdapter], clock: Clock
+        self,
+        db: Database,
+        box: SecretBox,
+        adapters: Mapping[str, ProcessorAdapter],
+        clock: Clock,
+        *,
+        secret_cache_seconds: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
         self._box = box
         self._adapters = dict(adapters)
         self._clock = clock
+        self._secrets = _SecretCache(secret_cache_seconds, monotonic)
 
     def adapter(self, provider: str) -> ProcessorAdapter:
         try:
@@ -58,21 +93,16 @@ class WebhookPipeline:
     async def receive(
         self, provider: str, tenant_id: str, body: bytes, headers: Mapping[str, str]
     ) -> WebhookOutcome:
-        """Answer only after the raw event and its outbox rows are committed (acknowledge = durable).
+        """Answer only after the raw event and its outbox rows are committed (ack = durable).
 
         Raises ``UnknownTenant``, ``UnknownProvider`` or a ``WebhookRejected``; nothing is
         stored in those cases.
         """
         adapter = self.adapter(provider)
+        await self._verify(adapter, provider, tenant_id, body, headers)
+        event = adapter.parse(body)
+        normalization = adapter.normalize(tenant_id, event)
         async with self._db.unit_of_work() as uow:
-            secrets = await active_webhook_secrets(uow.session, self._box, tenant_id, provider)
-            if secrets is None:
-                raise UnknownTenant(tenant_id)
-            if not secrets:
-                raise WebhookRejected(f"tenant has no active {provider} webhook secret")
-            adapter.verify(body, headers, secrets, self._clock.now())
-            event = adapter.parse(body)
-            normalization = adapter.normalize(tenant_id, event)
             stored = await repository.record_webhook(
                 uow.session,
                 tenant_id=tenant_id,
@@ -84,16 +114,40 @@ class WebhookPipeline:
             if not stored:
                 return WebhookOutcome("duplicate", event.id)
             for canonical in normalization.events:
-                await enqueue(
-                    uow.session,
-                    SCHEMA,
-                    PAYMENT_EVENTS_TOPIC,
-                    _cloud_event(provider, event, canonical),
-                )
+                cloud_event = _cloud_event(provider, event, canonical)
+                await enqueue(uow.session, SCHEMA, PAYMENT_EVENTS_TOPIC, cloud_event)
             await uow.commit()
         if not normalization.events:
             return WebhookOutcome("ignored", event.id, reason=normalization.ignored)
         return WebhookOutcome("accepted", event.id, events=[e.type.value for e in normalization.events])
+
+    async def _verify(
+        self,
+        adapter: ProcessorAdapter,
+        provider: str,
+        tenant_id: str,
+        body: bytes,
+        headers: Mapping[str, str],
+    ) -> None:
+        cached = self._secrets.get(tenant_id, provider)
+        if cached is not None:
+            try:
+                adapter.verify(body, headers, cached, self._clock.now())
+                return
+            except InvalidSignature:
+                pass  # maybe signed with a secret added since we cached: read again below
+        secrets = await self._load_secrets(provider, tenant_id)
+        adapter.verify(body, headers, secrets, self._clock.now())
+
+    async def _load_secrets(self, provider: str, tenant_id: str) -> list[str]:
+        async with self._db.unit_of_work() as uow:
+            secrets = await active_webhook_secrets(uow.session, self._box, tenant_id, provider)
+        if secrets is None:
+            raise UnknownTenant(tenant_id)
+        if not secrets:
+            raise WebhookRejected(f"tenant has no active {provider} webhook secret")
+        self._secrets.put(tenant_id, provider, secrets)
+        return secrets
 
 
 def _cloud_event(provider: str, event: ProviderEvent, canonical: CanonicalEvent) -> CloudEvent:

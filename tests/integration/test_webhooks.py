@@ -323,3 +323,22 @@ async def test_connect_account_is_carried_into_the_canonical_event(
     assert account == "acct_connected1"
     assert value is not None
     assert decode_event(value).data["provider_account"] == "acct_connected1"
+
+
+async def test_out_of_order_events_are_all_kept_with_the_processors_own_times(
+    client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database
+) -> None:
+    # Stripe guarantees no order: a later failure can arrive before an earlier one. Ingest keeps
+    # both with their own occurred_at; deciding what is stale belongs to the consumers.
+    newer = invoice_payment_failed(invoice_id="in_ooo", created=1_700_000_600)
+    older = invoice_payment_failed(invoice_id="in_ooo", created=1_700_000_000)
+    for event in (newer, older):
+        body = encode(event)
+        response = await client.post(
+            url(tenant.tenant_id), content=body, headers=signed_headers(body, tenant.stripe_webhook_secret)
+        )
+        assert response.json()["status"] == "accepted"
+    async with clean_db.engine.connect() as conn:
+        values = (await conn.execute(select(outbox.c.value).order_by(outbox.c.id))).scalars().all()
+    times = [decode_event(v).time.timestamp() for v in values]
+    assert times == [1_700_000_600, 1_700_000_000]

@@ -91,6 +91,19 @@ async def upgrade(db: Database, sets: Sequence[MigrationSet], revision: str = "h
             await conn.run_sync(_upgrade_on, cfg, revision)
 
 
+async def downgrade(db: Database, sets: Sequence[MigrationSet], revision: str = "base") -> None:
+    """Take every schema in ``sets`` down to ``revision``, in reverse order (operators' escape hatch)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        for migration_set in reversed(sets):
+            await conn.run_sync(_downgrade_on, migration_set.config(), revision)
+
+
 def _upgrade_on(connection: Connection, cfg: Config, revision: str) -> None:
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
+
+
+def _downgrade_on(connection: Connection, cfg: Config, revision: str) -> None:
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)

@@ -1,0 +1,129 @@
+"""`dunning tenants ...` against real PostgreSQL, as an operator would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from tests.conftest import Infra
+
+from dunning.common.crypto import SecretBox
+from dunning.common.db import Database
+from dunning.common.tenancy.service import authenticate
+from dunning.common.tenancy.tables import webhook_secrets
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+async def dunning(infra: Infra, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    environment = env or {
+        **os.environ,
+        "DUNNING_DATABASE_URL": infra.database_url,
+        "DUNNING_SECRET_KEY": infra.secret_key,
+        "DUNNING_DATA_DIR": str(infra.work_dir / "cli-data"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dunning.cli",
+        *args,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_create_prints_a_working_api_key_once_and_seals_the_webhook_secret(
+    infra: Infra, clean_db: Database, box: SecretBox
+) -> None:
+    code, out, err = await dunning(infra, "tenants", "create", "Acme Inc", "--json")
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["name"] == "Acme Inc"
+    assert created["stripe_webhook_secret"].startswith("whsec_")
+    async with clean_db.unit_of_work() as uow:
+        principal = await authenticate(uow.session, created["api_key"])
+        assert principal is not None
+        assert principal.tenant_id == created["tenant_id"]
+        assert principal.scopes == {"read", "write", "admin"}
+        assert await authenticate(uow.session, created["api_key"] + "x") is None
+        sealed = (await uow.session.execute(select(webhook_secrets.c.sealed_secret))).scalar_one()
+    assert created["stripe_webhook_secret"].encode() not in sealed
+    assert box.open(sealed) == created["stripe_webhook_secret"]
+
+
+@pytest.mark.usefixtures("clean_db")
+async def test_create_takes_stripes_own_secret(infra: Infra) -> None:
+    secret = "whsec_" + "s" * 40
+    code, out, _ = await dunning(
+        infra, "tenants", "create", "Globex", "--json", "--stripe-webhook-secret", secret
+    )
+    assert code == 0
+    assert json.loads(out)["stripe_webhook_secret"] == secret
+
+
+@pytest.mark.usefixtures("clean_db")
+async def test_secret_rotation_commands(infra: Infra) -> None:
+    _, out, _ = await dunning(infra, "tenants", "create", "Initech", "--json")
+    tenant_id = json.loads(out)["tenant_id"]
+
+    code, out, _ = await dunning(
+        infra, "tenants", "secrets", "add", tenant_id, "--secret", "whsec_" + "n" * 40, "--json"
+    )
+    assert code == 0
+    added = json.loads(out)
+    code, out, _ = await dunning(infra, "tenants", "secrets", "list", tenant_id, "--json")
+    listed = json.loads(out)
+    assert len(listed) == 2
+    assert all("secret" not in item for item in listed)  # ids and dates, never the secret
+    assert added["secret_id"] in {i["secret_id"] for i in listed}
+
+    old_id = next(i["secret_id"] for i in listed if i["secret_id"] != added["secret_id"])
+    code, out, _ = await dunning(infra, "tenants", "secrets", "retire", tenant_id, old_id)
+    assert code == 0
+    code, out, _ = await dunning(infra, "tenants", "secrets", "list", tenant_id, "--json")
+    states = {i["secret_id"]: i["retired_at"] is not None for i in json.loads(out)}
+    assert states == {old_id: True, added["secret_id"]: False}
+
+    code, _, err = await dunning(infra, "tenants", "secrets", "retire", tenant_id, old_id)
+    assert code == 1
+    assert "no active secret" in err
+    _, out, _ = await dunning(infra, "tenants", "list", "--json")
+    assert [t["active_webhook_secrets"] for t in json.loads(out)] == [1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("tenants", "secrets", "list", "ten_missing"), "no tenant"),
+        (("tenants", "secrets", "add", "ten_missing"), "no tenant"),
+        (("tenants", "create", "   "), "needs a name"),
+        (("tenants", "secrets", "add", "ten_missing", "--secret", "short"), "no tenant"),
+    ],
+)
+@pytest.mark.usefixtures("clean_db")
+async def test_mistakes_exit_1_with_a_clear_message(
+    infra: Infra, args: tuple[str, ...], message: str
+) -> None:
+    code, _, err = await dunning(infra, *args)
+    assert code == 1
+    assert message in err
+
+
+async def test_without_a_database_or_a_running_system_the_tool_says_what_to_do(
+    infra: Infra, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUNNING_")}
+    env["DUNNING_DATA_DIR"] = str(tmp_path)
+    code, _, err = await dunning(infra, "tenants", "list", env=env)
+    assert code != 0
+    assert "DUNNING_DATABASE_URL" in err
+    assert "dunning run" in err

@@ -24,6 +24,8 @@ secrets_app = typer.Typer(
 )
 tenants_app.add_typer(secrets_app, name="secrets")
 app.add_typer(tenants_app, name="tenants")
+dlq_app = typer.Typer(help="Inspect and replay dead-lettered records.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 T = TypeVar("T")
 
@@ -192,3 +194,51 @@ def secrets_list(tenant_id: str, as_json: Annotated[bool, typer.Option("--json")
     for item in items:
         state = f"retired {item['retired_at']}" if item["retired_at"] else "active"
         typer.echo(f"{item['secret_id']}  {item['provider']}  {state}  created {item['created_at']}")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[str, typer.Argument(help="A topic (its .dlq is read) or a .dlq topic.")],
+    limit: Annotated[int, typer.Option(min=1, help="At most this many records.")] = 100,
+) -> None:
+    """Print dead letters as JSON lines: where they came from, why they failed, the record."""
+    from dunning.common.dlq import peek
+
+    settings = tool_settings()
+    for letter in asyncio.run(peek(settings.require_kafka_bootstrap(), topic, limit=limit)):
+        typer.echo(
+            json.dumps(
+                {
+                    "partition": letter.partition,
+                    "offset": letter.offset,
+                    "key": letter.key.decode("utf-8", "replace") if letter.key else None,
+                    "headers": letter.headers,
+                    "value": letter.value.decode("utf-8", "replace"),
+                }
+            )
+        )
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="A topic (its .dlq is replayed) or a .dlq topic.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Replay at most this many.")] = None,
+) -> None:
+    """Put dead letters back on their original topic (after fixing what made them fail)."""
+    from dunning.common.dlq import replay
+    from dunning.common.kafka import make_producer
+
+    settings = tool_settings()
+    bootstrap = settings.require_kafka_bootstrap()
+
+    async def go() -> int:
+        producer = make_producer(
+            bootstrap, enable_idempotence=settings.kafka_enable_idempotence, client_id="dunning-dlq"
+        )
+        await producer.start()
+        try:
+            return await replay(bootstrap, topic, producer, limit=limit)
+        finally:
+            await producer.stop()
+
+    typer.echo(f"replayed {asyncio.run(go())} record(s)")

@@ -11,8 +11,10 @@ STAMP := $(VENV)/.synced
 help:
 	@echo "make run    - set up .venv and start the whole system on its embedded default"
 	@echo "make test   - set up .venv and run the full test suite"
+	@echo "make unit / make integration - only the pure / only the real-infrastructure tests"
 	@echo "make lint   - ruff + mypy --strict     make fmt - ruff format + fixes"
 	@echo "make bench  - ingest throughput/latency benchmark (prints figures)"
+	@echo "make events-schema - regenerate docs/events/*.schema.json from the code"
 	@echo "make clean  - remove .venv, caches and the embedded data dir"
 
 $(UV):
@@ -39,7 +41,7 @@ integration: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy src libs/common/src services/ingest/src tests bench
+	$(BIN)/mypy src libs/common/src services/*/src tests bench
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -127,3 +127,46 @@ async def test_without_a_database_or_a_running_system_the_tool_says_what_to_do(
     assert code != 0
     assert "DUNNING_DATABASE_URL" in err
     assert "dunning run" in err
+
+
+async def test_a_role_started_without_its_settings_names_them_and_exits_2(infra: Infra) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DUNNING_")}
+    code, _, err = await dunning(infra, "serve", "relay", env=env)
+    assert code == 2
+    assert "DUNNING_DATABASE_URL, DUNNING_KAFKA_BOOTSTRAP" in err
+    code, _, err = await dunning(infra, "serve", "ingest", env=env)
+    assert code == 2
+    assert "DUNNING_DATABASE_URL, DUNNING_SECRET_KEY" in err
+
+
+async def test_reseal_moves_every_secret_to_the_new_key(
+    infra: Infra, clean_db: Database, box: SecretBox
+) -> None:
+    from cryptography.fernet import Fernet
+
+    _, out, _ = await dunning(infra, "tenants", "create", "Umbrella", "--json")
+    secret = json.loads(out)["stripe_webhook_secret"]
+    new_key = Fernet.generate_key().decode()
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": infra.database_url,
+        "DUNNING_SECRET_KEY": f"{new_key},{infra.secret_key}",
+        "DUNNING_DATA_DIR": str(infra.work_dir / "cli-data"),
+    }
+    code, out, err = await dunning(infra, "tenants", "reseal-secrets", env=env)
+    assert code == 0, err
+    assert out.strip() == "resealed 1 secret(s)"
+    async with clean_db.engine.connect() as conn:
+        sealed = (await conn.execute(select(webhook_secrets.c.sealed_secret))).scalar_one()
+    assert SecretBox(new_key).open(sealed) == secret
+    with pytest.raises(ValueError, match="cannot be opened"):
+        box.open(sealed)  # the old key alone no longer opens it
+
+
+@pytest.mark.usefixtures("clean_db")
+async def test_secrets_for_an_unknown_processor_are_refused(infra: Infra) -> None:
+    _, out, _ = await dunning(infra, "tenants", "create", "Hooli", "--json")
+    tenant_id = json.loads(out)["tenant_id"]
+    code, _, err = await dunning(infra, "tenants", "secrets", "add", tenant_id, "--provider", "paypal")
+    assert code == 1
+    assert "no processor named 'paypal'" in err

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import Infra
@@ -120,6 +121,13 @@ async def test_redelivered_events_take_effect_once_and_offsets_are_committed(
 
     await run_until(consumer, all_seen)
     assert await effects(effects_db) == [(f"ev-{n}", n) for n in range(10)]
+    lags = [
+        REGISTRY.get_sample_value(
+            "dunning_consumer_lag", {"consumer": config.name, "topic": topic, "partition": str(p)}
+        )
+        for p in range(2)
+    ]
+    assert [lag for lag in lags if lag is not None] == [0.0]  # one partition had the records
 
 
 async def test_poison_event_goes_to_the_dlq_after_bounded_retries_and_does_not_block(

@@ -20,7 +20,7 @@ from tests.support.kafka import TopicTap
 from tests.support.stripe_events import encode, invoice_payment_failed, signed_headers
 
 from dunning.common.db import Database
-from dunning.common.embedded import EmbeddedBroker
+from dunning.common.embedded import EmbeddedBroker, free_port
 from dunning.common.events.envelope import decode_event
 from dunning.common.events.topics import ALL_TOPICS, PAYMENT_EVENTS_TOPIC
 from dunning.common.kafka import ensure_topics, make_producer, topics_with_dlq
@@ -145,7 +145,7 @@ async def test_sigkilled_relay_process_loses_nothing_after_restart(
         **os.environ,
         "DUNNING_DATABASE_URL": infra.database_url,
         "DUNNING_KAFKA_BOOTSTRAP": infra.bootstrap,
-        "DUNNING_SECRET_KEY": infra.secret_key,
+        "DUNNING_HTTP_PORT": "0",
     }
     command = [sys.executable, "-m", "dunning.cli", "serve", "relay"]
     async with TopicTap(infra.bootstrap, PAYMENT_EVENTS_TOPIC) as tap:
@@ -153,9 +153,20 @@ async def test_sigkilled_relay_process_loses_nothing_after_restart(
         await asyncio.sleep(0.8)  # somewhere in start-up or publishing: any instant must be safe
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        second = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = free_port()
+        second = subprocess.Popen(
+            command,
+            env={**env, "DUNNING_HTTP_PORT": str(port)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             records = await tap.read(at_least=30, timeout=30)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
+                ready = await probe.get("/readyz")
+                metrics = await probe.get("/metrics")
+            assert ready.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+            assert 'dunning_outbox_published_total{schema="ingest"' in metrics.text
             for _ in range(100):
                 if await unsent(clean_db) == 0:
                     break

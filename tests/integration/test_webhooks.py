@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from dunning.common.db import Database
 from dunning.common.events.envelope import CONTENT_TYPE, decode_event
 from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
 from dunning.common.tenancy.service import CreatedTenant, add_webhook_secret, retire_webhook_secret
+from dunning.ingest.maintenance import RawBodyJanitor
 from dunning.ingest.pipeline import WebhookPipeline
 from dunning.ingest.processors import default_adapters
 from dunning.ingest.processors.base import InvalidSignature
@@ -342,3 +344,35 @@ async def test_out_of_order_events_are_all_kept_with_the_processors_own_times(
         values = (await conn.execute(select(outbox.c.value).order_by(outbox.c.id))).scalars().all()
     times = [decode_event(v).time.timestamp() for v in values]
     assert times == [1_700_000_600, 1_700_000_000]
+
+
+async def test_old_raw_bodies_are_emptied_but_still_dedupe_redeliveries(
+    client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database
+) -> None:
+    old, recent = encode(invoice_payment_failed()), encode(invoice_payment_failed())
+    for body in (old, recent):
+        await client.post(
+            url(tenant.tenant_id), content=body, headers=signed_headers(body, tenant.stripe_webhook_secret)
+        )
+    async with clean_db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE ingest.webhook_events SET received_at = now() - interval '31 days' "
+                "WHERE raw_body = :b"
+            ),
+            {"b": old},
+        )
+    janitor = RawBodyJanitor(clean_db, retention=timedelta(days=30))
+    assert await janitor.run_once() == 1
+    assert await janitor.run_once() == 0
+    async with clean_db.engine.connect() as conn:
+        bodies = (
+            (await conn.execute(select(webhook_events.c.raw_body).order_by(webhook_events.c.id)))
+            .scalars()
+            .all()
+        )
+    assert bodies == [b"", recent]
+    again = await client.post(
+        url(tenant.tenant_id), content=old, headers=signed_headers(old, tenant.stripe_webhook_secret)
+    )
+    assert again.json()["status"] == "duplicate"

@@ -15,6 +15,7 @@ from dunning.cli.settings import SystemSettings, tool_settings
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.logging import configure_logging
+from dunning.common.settings import MissingSettings
 from dunning.common.tenancy import service as tenancy
 
 app = typer.Typer(help="Dunning: self-hosted failed-payment recovery.", no_args_is_help=True)
@@ -52,7 +53,11 @@ def serve(role: Annotated[Role, typer.Argument(help="Which role this process pla
 
     settings = SystemSettings()
     configure_logging(settings.log_level, json=settings.log_json)
-    serve_role(role.value, settings)
+    try:
+        serve_role(role.value, settings)
+    except MissingSettings as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -61,7 +66,7 @@ def migrate() -> None:
     from dunning.cli.system import MIGRATION_SETS
     from dunning.common.migrations import upgrade
 
-    settings = tool_settings()
+    settings = tool_settings("database_url")
 
     async def go() -> None:
         db = Database(settings.require_database_url())
@@ -75,8 +80,8 @@ def migrate() -> None:
 
 
 def _with_session(action: Callable[[AsyncSession, SecretBox], Awaitable[T]]) -> T:
-    settings = tool_settings()
-    box = SecretBox(settings.secret_key.get_secret_value() if settings.secret_key else "")
+    settings = tool_settings("database_url", "secret_key")
+    box = SecretBox(settings.require_secret_key())
 
     async def go() -> T:
         db = Database(settings.require_database_url(), pool_size=1)
@@ -156,6 +161,13 @@ def secrets_add(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Add an active webhook secret (old ones stay active until retired: zero-downtime rotation)."""
+    from dunning.ingest.processors import PROCESSORS
+
+    if provider not in PROCESSORS:
+        typer.echo(
+            f"error: no processor named {provider!r} (known: {', '.join(sorted(PROCESSORS))})", err=True
+        )
+        raise typer.Exit(1)
     secret_id, value = _with_session(
         lambda s, box: tenancy.add_webhook_secret(s, box, tenant_id, provider, secret)
     )
@@ -163,6 +175,13 @@ def secrets_add(
         typer.echo(json.dumps({"secret_id": secret_id, "secret": value}))
     else:
         typer.echo(f"{secret_id}  {value}")
+
+
+@tenants_app.command("reseal-secrets")
+def tenants_reseal_secrets() -> None:
+    """Seal all stored secrets with the first DUNNING_SECRET_KEY (then older keys can go)."""
+    count = _with_session(lambda s, box: tenancy.reseal_secrets(s, box))
+    typer.echo(f"resealed {count} secret(s)")
 
 
 @secrets_app.command("retire")
@@ -204,7 +223,7 @@ def dlq_list(
     """Print dead letters as JSON lines: where they came from, why they failed, the record."""
     from dunning.common.dlq import peek
 
-    settings = tool_settings()
+    settings = tool_settings("kafka_bootstrap")
     for letter in asyncio.run(peek(settings.require_kafka_bootstrap(), topic, limit=limit)):
         typer.echo(
             json.dumps(
@@ -228,7 +247,7 @@ def dlq_replay(
     from dunning.common.dlq import replay
     from dunning.common.kafka import make_producer
 
-    settings = tool_settings()
+    settings = tool_settings("kafka_bootstrap")
     bootstrap = settings.require_kafka_bootstrap()
 
     async def go() -> int:

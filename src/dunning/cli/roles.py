@@ -1,4 +1,8 @@
-"""``dunning serve ROLE``: one role per process, against external PostgreSQL and Kafka."""
+"""``dunning serve ROLE``: one role per process, against external PostgreSQL and Kafka.
+
+Every role serves ``/healthz``, ``/readyz`` and ``/metrics`` on ``DUNNING_HTTP_HOST:PORT`` so
+that Kubernetes probes and Prometheus see each process, not just the API ones.
+"""
 
 from __future__ import annotations
 
@@ -8,51 +12,80 @@ from datetime import timedelta
 
 import uvicorn
 
-from dunning.cli.system import OUTBOX_SCHEMAS
+from dunning.cli.settings import SystemSettings
+from dunning.cli.system import OUTBOX_SCHEMAS, QuietServer
 from dunning.common.db import Database
-from dunning.common.kafka import make_producer
+from dunning.common.events.topics import ALL_TOPICS
+from dunning.common.health import Health
+from dunning.common.http import build_app
+from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.ingest.app import create_app as create_ingest_app
-from dunning.ingest.settings import IngestSettings
 
 
-def serve_role(role: str, settings: IngestSettings) -> None:
+def serve_role(role: str, settings: SystemSettings) -> None:
     if role == "ingest":
-        port = getattr(settings, "http_port", 8080)
-        uvicorn.run(
-            create_ingest_app(settings),
-            host="0.0.0.0",
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        app = create_ingest_app(settings)
+        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
     elif role == "relay":
+        settings.require("database_url", "kafka_bootstrap")
         asyncio.run(_relay(settings))
     else:
         raise SystemExit(f"unknown role {role!r}")
 
 
-async def _relay(settings: IngestSettings) -> None:
+async def _relay(settings: SystemSettings) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    bootstrap = settings.require_kafka_bootstrap()
     db = Database(settings.require_database_url())
+    # Idempotent: creates only what is missing, with the intended partitions and replication.
+    await ensure_topics(
+        bootstrap,
+        topics_with_dlq(ALL_TOPICS),
+        partitions=settings.kafka_topic_partitions,
+        replication_factor=settings.kafka_replication_factor,
+    )
     producer = make_producer(
-        settings.require_kafka_bootstrap(),
-        enable_idempotence=settings.kafka_enable_idempotence,
-        client_id="dunning-relay",
+        bootstrap, enable_idempotence=settings.kafka_enable_idempotence, client_id="dunning-relay"
     )
     await producer.start()
-    try:
-        relay = OutboxRelay(
-            db,
-            producer,
-            settings.require_kafka_bootstrap(),
-            OUTBOX_SCHEMAS,
-            RelayConfig(retention=timedelta(days=settings.outbox_retention_days)),
+    relay = OutboxRelay(
+        db,
+        producer,
+        bootstrap,
+        OUTBOX_SCHEMAS,
+        RelayConfig(retention=timedelta(days=settings.outbox_retention_days)),
+    )
+    health = Health()
+    health.add_heartbeat(relay.heartbeat)
+    health.add_check("database", db.ping)
+
+    async def broker() -> None:
+        await end_offsets(bootstrap, list(ALL_TOPICS[:1]))
+
+    health.add_check("broker", broker)
+    server = QuietServer(
+        uvicorn.Config(
+            build_app(title="Dunning relay", routers=[], health=health),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
         )
-        await relay.run(stop)
+    )
+    loop = asyncio.get_running_loop()
+
+    def request_stop() -> None:
+        stop.set()
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop)
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(server.serve())
+            await relay.run(stop)
+            server.should_exit = True
     finally:
         await producer.stop()
         await db.dispose()

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from dunning.common.crypto import load_or_create_key
+from dunning.common.settings import MissingSettings
 from dunning.ingest.settings import IngestSettings
 
 RUNTIME_FILE = "runtime.json"
@@ -17,10 +18,7 @@ SECRET_KEY_FILE = "secret.key"
 
 
 class SystemSettings(IngestSettings):
-    """Everything every service reads, plus where the all-in-one runner listens."""
-
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=0, le=65535)
+    """Everything every service reads: what the all-in-one runner and the CLI tools use."""
 
 
 def runtime_path(data_dir: Path) -> Path:
@@ -42,24 +40,26 @@ def write_runtime(data_dir: Path, runtime: dict[str, Any]) -> None:
     os.replace(tmp, path)  # readers never see half a file
 
 
-def tool_settings() -> SystemSettings:
-    """Settings for a CLI tool: the environment first, else the running ``dunning run``."""
+def tool_settings(*need: str) -> SystemSettings:
+    """Settings for a CLI tool: the environment first, else the running ``dunning run``'s
+    ``runtime.json`` and key file; exits with a clear message when ``need`` is not met."""
     base = SystemSettings(embedded=True)
     overrides: dict[str, Any] = {}
     runtime = read_runtime(base.data_dir)
-    if base.database_url is None:
-        if runtime is None:
-            raise SystemExit(
-                f"no database: set DUNNING_DATABASE_URL, or start `dunning run` "
-                f"(looked for {runtime_path(base.data_dir)})"
-            )
-        overrides["database_url"] = runtime["database_url"]
-    if base.kafka_bootstrap is None and runtime is not None:
-        overrides["kafka_bootstrap"] = runtime["kafka_bootstrap"]
-    if base.secret_key is None:
-        key_file = base.data_dir / SECRET_KEY_FILE
-        if not key_file.exists():
-            # Making a key here would seal secrets that the services could never open.
-            raise SystemExit(f"no secret key: set DUNNING_SECRET_KEY (no {key_file} either)")
+    if runtime is not None:
+        if base.database_url is None:
+            overrides["database_url"] = runtime["database_url"]
+        if base.kafka_bootstrap is None:
+            overrides["kafka_bootstrap"] = runtime["kafka_bootstrap"]
+    key_file = base.data_dir / SECRET_KEY_FILE
+    # Only an existing key: making one here would seal secrets the services could never open.
+    if base.secret_key is None and key_file.exists():
         overrides["secret_key"] = SecretStr(load_or_create_key(key_file))
-    return base.model_copy(update=overrides) if overrides else base
+    settings = base.model_copy(update=overrides) if overrides else base
+    try:
+        settings.require(*need)
+    except MissingSettings as exc:
+        raise SystemExit(
+            f"{exc}: set them, or start `dunning run` (tools read {runtime_path(base.data_dir)})"
+        ) from None
+    return settings

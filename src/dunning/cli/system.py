@@ -71,7 +71,7 @@ def infrastructure(settings: SystemSettings) -> Iterator[Endpoints]:
         yield Endpoints(database_url, bootstrap, secret_key, parts)
 
 
-class _Server(uvicorn.Server):
+class QuietServer(uvicorn.Server):
     """Uvicorn without its own signal handling: the runner owns SIGINT/SIGTERM for the whole tree."""
 
     @contextlib.contextmanager
@@ -126,8 +126,10 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
         RelayConfig(retention=timedelta(days=settings.outbox_retention_days)),
     )
     health.add_heartbeat(relay.heartbeat)
+    janitor = ingest.raw_body_janitor(settings, db)
+    health.add_heartbeat(janitor.heartbeat)
     app = build_system_app(settings, db, box, health)
-    server = _Server(
+    server = QuietServer(
         uvicorn.Config(
             app,
             host=settings.http_host,
@@ -152,6 +154,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     try:
         async with asyncio.TaskGroup() as group:
             relay_task = group.create_task(relay.run(stop))
+            janitor_task = group.create_task(janitor.run(stop))
             server_task = group.create_task(server.serve())
             while not server.started and not server_task.done():
                 await asyncio.sleep(0.05)
@@ -170,6 +173,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             await server_task
             stop.set()
             await relay_task
+            await janitor_task
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

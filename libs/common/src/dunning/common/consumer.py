@@ -23,7 +23,7 @@ from dunning.common.events.envelope import CloudEvent, decode_event
 from dunning.common.events.topics import dlq_topic
 from dunning.common.health import Heartbeat
 from dunning.common.inbox import claim_event
-from dunning.common.metrics import CONSUMER_EVENTS
+from dunning.common.metrics import CONSUMER_EVENTS, CONSUMER_LAG
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +96,7 @@ class EventConsumer:
                             break
                         await self._process(record)
                         self._processed[tp] = record.offset + 1
+                    self._report_lag(consumer, tp)
                     await self.commit_processed([tp])
         finally:
             try:
@@ -103,6 +104,16 @@ class EventConsumer:
             finally:
                 await consumer.stop()  # leaves the group: partitions move at once, not after a timeout
                 self._consumer = None
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        # The high watermark comes with every fetch response: no extra request, and unlike
+        # ListOffsets it is exact on every broker we run on.
+        highwater = consumer.highwater(tp)
+        position = self._processed.get(tp)
+        if highwater is not None and position is not None:
+            CONSUMER_LAG.labels(self.config.name, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
 
     async def commit_processed(self, partitions: Sequence[TopicPartition]) -> None:
         if self._consumer is None:

@@ -32,14 +32,16 @@ def topics_with_dlq(topics: Iterable[str]) -> list[str]:
     return names
 
 
-async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: Sequence[str], *, partitions: int, replication_factor: int = 1
+) -> None:
     """Create missing topics; existing ones are left exactly as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="dunning-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+            NewTopic(name=name, num_partitions=partitions, replication_factor=replication_factor)
             for name in topics
             if name not in existing
         ]
@@ -53,26 +55,29 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: in
         await admin.close()
 
 
-async def records_present(
+async def records_lost(
     bootstrap: str, offsets: dict[tuple[str, int], int], *, timeout: float = 3.0
-) -> dict[tuple[str, int], bool]:
-    """Whether the broker still holds the record at each (topic, partition) → offset.
+) -> set[tuple[str, int]]:
+    """The (topic, partition)s whose record at the given offset the broker no longer has.
 
-    Reads the records themselves rather than trusting ListOffsets: Tansu 0.6 reports a
-    partition's end as the last *batch's* base offset + 1, which is not the log end.
+    Reads the records rather than trusting ListOffsets alone: Tansu 0.6 reports a partition's
+    end as the last *batch's* base offset + 1, not the log end. A record fetched is present.
+    One not fetched within ``timeout`` is lost only if the reported end is at or below its
+    offset (that end is a lower bound of the true one); otherwise it is presumed present and
+    looked at again next time, so a slow broker does not trigger a mass republish.
     """
-    found = dict.fromkeys(offsets, False)
     if not offsets:
-        return found
+        return set()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="none"
     )
     await consumer.start()
     try:
         known = {t: consumer.partitions_for_topic(t) or set() for t, _ in offsets}
+        lost = {(t, p) for (t, p) in offsets if p not in known[t]}  # the topic or partition is gone
         wanted = {TopicPartition(t, p): o for (t, p), o in offsets.items() if p in known[t]}
         if not wanted:
-            return found
+            return lost
         consumer.assign(list(wanted))
         for tp, offset in wanted.items():
             consumer.seek(tp, offset)
@@ -82,15 +87,15 @@ async def records_present(
         while pending and loop.time() < deadline:
             try:
                 batches = await consumer.getmany(*pending, timeout_ms=200)
-            except OffsetOutOfRangeError as exc:
-                # The offset is past the log end (or before its start): that record is gone.
-                pending -= set(exc.args[0]) if exc.args and isinstance(exc.args[0], dict) else pending
-                continue
+            except OffsetOutOfRangeError:
+                break  # decided below from the end offsets
             for tp, records in batches.items():
                 if any(r.offset == wanted[tp] for r in records):
-                    found[(tp.topic, tp.partition)] = True
-                pending.discard(tp)
-        return found
+                    pending.discard(tp)
+        if pending:
+            ends = await consumer.end_offsets(list(pending))
+            lost |= {(tp.topic, tp.partition) for tp in pending if ends.get(tp, 0) <= wanted[tp]}
+        return lost
     finally:
         await consumer.stop()
 

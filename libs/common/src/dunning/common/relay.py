@@ -1,7 +1,9 @@
 """The outbox relay: publish committed outbox rows to Kafka, in order, at least once.
 
-One batch at a time per schema across all replicas (a transaction-scoped advisory lock), so
-per-key order on the bus is commit order. Woken by ``LISTEN/NOTIFY`` with a polling fallback.
+One batch at a time per schema across all replicas (a transaction-scoped advisory lock), rows
+in id order, so each key's events reach the bus in the order they were staged (concurrent
+transactions staging the same key commit in either order; consumers tolerate that anyway).
+Woken by ``LISTEN/NOTIFY`` with a polling fallback.
 It also notices when the broker lost records it had acknowledged (an embedded broker restart,
 a truncated topic) and publishes again what is still within retention (DESIGN §2).
 """
@@ -21,7 +23,7 @@ from sqlalchemy import text
 
 from dunning.common.db import Database, asyncpg_dsn
 from dunning.common.health import Heartbeat
-from dunning.common.kafka import records_present
+from dunning.common.kafka import records_lost
 from dunning.common.metrics import (
     OUTBOX_LAG_SECONDS,
     OUTBOX_PENDING,
@@ -63,21 +65,25 @@ class OutboxRelay:
         self._schemas = [check_schema_name(s) for s in schemas]
         self._config = config or RelayConfig()
         self._wake = {schema: asyncio.Event() for schema in self._schemas}
+        self._listener: asyncpg.Connection | None = None
         self.heartbeat = Heartbeat("outbox-relay", stale_after=max(30.0, self._config.poll_interval * 10))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; a batch in flight is finished first."""
-        listener = await self._listen()
+        self._listener = await self._listen()
         try:
             for schema in self._schemas:
-                await self.recover_lost_records(schema)
+                try:
+                    await self.recover_lost_records(schema)
+                except Exception as exc:  # the broker is not up yet: the maintenance loop retries
+                    log.warning("broker check failed at start", schema=schema, error=repr(exc))
             async with asyncio.TaskGroup() as group:
                 for schema in self._schemas:
                     group.create_task(self._relay_loop(schema, stop))
                 group.create_task(self._maintenance_loop(stop))
         finally:
-            if listener is not None:
-                await listener.close()
+            if self._listener is not None:
+                await self._listener.close()
 
     async def publish_pending(self, schema: str) -> int:
         """Publish one batch of ``schema``'s unsent rows; the number published."""
@@ -155,10 +161,8 @@ class OutboxRelay:
             ).all()
         if not marks:
             return 0
-        present = await records_present(
-            self._bootstrap, {(m.topic, m.partition): m.high_offset for m in marks}
-        )
-        lost = sorted({topic for (topic, _), there in present.items() if not there})
+        gone = await records_lost(self._bootstrap, {(m.topic, m.partition): m.high_offset for m in marks})
+        lost = sorted({topic for topic, _ in gone})
         if not lost:
             return 0
         async with self._db.engine.begin() as conn:
@@ -223,6 +227,8 @@ class OutboxRelay:
             await _wait(stop, min(cfg.housekeeping_interval, cfg.broker_check_interval))
             if stop.is_set():
                 return
+            if self._listener is None or self._listener.is_closed():
+                self._listener = await self._listen()  # the LISTEN connection dropped: reopen it
             for schema in self._schemas:
                 try:
                     await self._housekeeping(schema)

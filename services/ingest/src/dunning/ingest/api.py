@@ -10,7 +10,12 @@ from starlette.requests import Request
 from dunning.common.problems import Problem
 from dunning.ingest.metrics import WEBHOOKS
 from dunning.ingest.pipeline import UnknownProvider, UnknownTenant, WebhookPipeline
-from dunning.ingest.processors.base import MissingSignature, WebhookRejected
+from dunning.ingest.processors.base import (
+    InvalidSignature,
+    MalformedEvent,
+    MissingSignature,
+    WebhookRejected,
+)
 
 router = APIRouter(tags=["webhooks"])
 
@@ -76,18 +81,20 @@ async def receive_webhook(
     except UnknownProvider:
         WEBHOOKS.labels(provider="unknown", outcome="unknown_provider").inc()
         raise Problem(404, f"no webhook processor named {provider!r}", kind="unknown-provider") from None
-    body = await read_body(request, limit)
+    try:
+        body = await read_body(request, limit)
+    except Problem:
+        WEBHOOKS.labels(provider=provider, outcome="too_large").inc()
+        raise
     try:
         outcome = await pipeline.receive(provider, tenant_id, body, request.headers)
     except UnknownTenant:
         WEBHOOKS.labels(provider=provider, outcome="unknown_tenant").inc()
         raise Problem(404, "no tenant with this id", kind="unknown-tenant") from None
-    except MissingSignature as exc:
-        WEBHOOKS.labels(provider=provider, outcome="missing_signature").inc()
-        raise Problem(400, exc.reason, kind="missing-signature") from None
     except WebhookRejected as exc:
-        WEBHOOKS.labels(provider=provider, outcome=type(exc).__name__).inc()
-        raise Problem(exc.status_code, exc.reason, kind="webhook-rejected") from None
+        outcome_label, kind = _rejection(exc)
+        WEBHOOKS.labels(provider=provider, outcome=outcome_label).inc()
+        raise Problem(exc.status_code, exc.reason, kind=kind) from None
     WEBHOOKS.labels(provider=provider, outcome=outcome.status).inc()
     answer: dict[str, Any] = {
         "status": outcome.status,
@@ -98,3 +105,14 @@ async def receive_webhook(
     if outcome.reason:
         answer["reason"] = outcome.reason
     return answer
+
+
+def _rejection(exc: WebhookRejected) -> tuple[str, str]:
+    """(metric outcome, problem type) for a rejected webhook; snake_case, bounded set."""
+    if isinstance(exc, MissingSignature):
+        return "missing_signature", "missing-signature"
+    if isinstance(exc, InvalidSignature):
+        return "invalid_signature", "invalid-signature"
+    if isinstance(exc, MalformedEvent):
+        return "malformed", "malformed-event"
+    return "rejected", "webhook-rejected"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,3 +45,21 @@ async def record_webhook(
         .returning(webhook_events.c.id)
     )
     return (await session.execute(statement)).first() is not None
+
+
+async def prune_raw_bodies(session: AsyncSession, *, older_than: timedelta, batch: int = 1000) -> int:
+    """Empty the raw bodies (customer names, emails) of webhooks older than ``older_than``.
+
+    The row stays: it is the dedupe record, and Stripe may redeliver for days. Batched so
+    that a large backlog never holds long locks.
+    """
+    result = await session.execute(
+        text(
+            "UPDATE ingest.webhook_events SET raw_body = ''::bytea WHERE id IN ("
+            " SELECT id FROM ingest.webhook_events"
+            " WHERE received_at < now() - make_interval(secs => :secs) AND octet_length(raw_body) > 0"
+            " ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED)"
+        ),
+        {"secs": older_than.total_seconds(), "batch": batch},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

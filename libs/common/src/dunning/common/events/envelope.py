@@ -15,7 +15,9 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1d2c1e-5b0a-4e58-9a57-0c1f0d7e4a11")
 
 
 class CloudEvent(BaseModel):
-    """One event on the bus. ``subject`` is also the Kafka key: ``"{tenant}:{invoice_id}"``."""
+    """One event on the bus. ``subject`` is also the Kafka key: the case key
+    ``"{tenant}:{invoice_id}"``, or ``"{tenant}:customer:{customer_id}"`` for facts that name
+    no invoice (docs/adr/0004-event-keys.md)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

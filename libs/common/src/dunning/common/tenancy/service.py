@@ -197,3 +197,17 @@ async def active_webhook_secrets(
     if not rows:
         return None
     return [box.open(bytes(r.sealed_secret)) for r in rows if r.sealed_secret is not None]
+
+
+async def reseal_secrets(session: AsyncSession, box: SecretBox) -> int:
+    """Seal every stored secret again with the primary key, so older keys can be dropped."""
+    rows = (
+        await session.execute(select(webhook_secrets.c.id, webhook_secrets.c.sealed_secret).with_for_update())
+    ).all()
+    for row in rows:
+        await session.execute(
+            update(webhook_secrets)
+            .where(webhook_secrets.c.id == row.id)
+            .values(sealed_secret=box.reseal(bytes(row.sealed_secret)))
+        )
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Retry: owns dunning cases and their attempts; plans and executes payment retries."""

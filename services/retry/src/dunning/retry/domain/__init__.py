@@ -1,0 +1,1 @@
+"""Retry decisions without I/O: decline classification, caps, slot choice, learning."""

@@ -23,7 +23,6 @@ from dunning.common.tenancy.service import CreatedTenant, create_tenant
 @pytest_asyncio.fixture
 async def client(infra: Infra, clean_db: Database, box: SecretBox) -> AsyncIterator[httpx.AsyncClient]:
     settings = SystemSettings(
-        embedded=True,
         database_url=infra.database_url,
         kafka_bootstrap=infra.bootstrap,
         secret_key=SecretStr(infra.secret_key),

@@ -41,7 +41,7 @@ def run() -> None:
     """Start the whole system: embedded PostgreSQL and broker unless DUNNING_DATABASE_URL/_KAFKA_BOOTSTRAP."""
     from dunning.cli.system import run as run_system
 
-    settings = SystemSettings(embedded=True)
+    settings = SystemSettings()
     configure_logging(settings.log_level, json=settings.log_json)
     run_system(settings)
 

@@ -43,7 +43,7 @@ def write_runtime(data_dir: Path, runtime: dict[str, Any]) -> None:
 def tool_settings(*need: str) -> SystemSettings:
     """Settings for a CLI tool: the environment first, else the running ``dunning run``'s
     ``runtime.json`` and key file; exits with a clear message when ``need`` is not met."""
-    base = SystemSettings(embedded=True)
+    base = SystemSettings()
     overrides: dict[str, Any] = {}
     runtime = read_runtime(base.data_dir)
     if runtime is not None:

@@ -202,7 +202,6 @@ def print_welcome(settings: SystemSettings, http_url: str) -> None:
 
 
 def run(settings: SystemSettings) -> None:
-    settings = settings.model_copy(update={"embedded": True})
     with infrastructure(settings) as endpoints:
         settings = settings.model_copy(update={"secret_key": SecretStr(endpoints.secret_key)})
         asyncio.run(serve(settings, endpoints))

@@ -21,7 +21,7 @@ IDENTITY = {
 
 
 def test_a_role_names_every_setting_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DUNNING_DATABASE_URL", "DUNNING_KAFKA_BOOTSTRAP", "DUNNING_SECRET_KEY", "DUNNING_EMBEDDED"):
+    for name in ("DUNNING_DATABASE_URL", "DUNNING_KAFKA_BOOTSTRAP", "DUNNING_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     settings = CommonSettings()
     with pytest.raises(MissingSettings) as error:

@@ -23,7 +23,6 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DUNNING_", extra="ignore")
 
-    embedded: bool = False
     data_dir: Path = Path(".dunning")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

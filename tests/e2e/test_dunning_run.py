@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer
+from tests.conftest import Infra
 from tests.support.stripe_events import encode, invoice_payment_failed, signed_headers
 
 from dunning.common.embedded import free_port
@@ -28,12 +29,13 @@ DUNNING = [sys.executable, "-m", "dunning.cli"]
 
 
 class Running:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = port
         self.env = {**os.environ, "DUNNING_DATA_DIR": str(data_dir), "DUNNING_HTTP_PORT": str(port)}
         for name in ("DUNNING_DATABASE_URL", "DUNNING_KAFKA_BOOTSTRAP", "DUNNING_SECRET_KEY"):
             self.env.pop(name, None)
+        self.env.update(extra_env or {})
         self.log = (data_dir.parent / f"run-{port}.log").open("ab")
         self.process = subprocess.Popen([*DUNNING, "run"], env=self.env, stdout=self.log, stderr=self.log)
 
@@ -141,3 +143,24 @@ def test_run_serves_webhooks_stops_cleanly_and_keeps_its_data(data_dir: Path) ->
             assert again.json()["status"] == "duplicate"
     finally:
         assert second.stop() == 0
+
+
+def test_run_uses_configured_servers_instead_of_embedded_ones(data_dir: Path, infra: Infra) -> None:
+    running = Running(
+        data_dir,
+        free_port(),
+        extra_env={
+            "DUNNING_DATABASE_URL": infra.database_url,
+            "DUNNING_KAFKA_BOOTSTRAP": infra.bootstrap,
+            "DUNNING_SECRET_KEY": infra.secret_key,
+        },
+    )
+    try:
+        runtime = running.runtime()
+        assert runtime["database_url"] == infra.database_url
+        assert runtime["kafka_bootstrap"] == infra.bootstrap
+        assert not (data_dir / "postgres").exists()
+        assert not (data_dir / "secret.key").exists()
+        assert httpx.get(runtime["http_url"] + "/readyz", timeout=10).json()["status"] == "ready"
+    finally:
+        assert running.stop() == 0

@@ -162,6 +162,14 @@ async def test_reseal_moves_every_secret_to_the_new_key(
     with pytest.raises(ValueError, match="cannot be opened"):
         box.open(sealed)  # the old key alone no longer opens it
 
+    # With a key list that cannot open what is stored: a clear error, and nothing changes.
+    env["DUNNING_SECRET_KEY"] = Fernet.generate_key().decode()
+    code, _, err = await dunning(infra, "tenants", "reseal-secrets", env=env)
+    assert code == 1
+    assert err.strip() == "error: a stored secret cannot be opened with DUNNING_SECRET_KEY"
+    async with clean_db.engine.connect() as conn:
+        assert (await conn.execute(select(webhook_secrets.c.sealed_secret))).scalar_one() == sealed
+
 
 @pytest.mark.usefixtures("clean_db")
 async def test_secrets_for_an_unknown_processor_are_refused(infra: Infra) -> None:

@@ -76,6 +76,14 @@ async def test_unknown_route_is_problem_json_with_a_request_id() -> None:
     assert response.json()["status"] == 404
 
 
+async def test_wrong_method_is_problem_json_that_says_what_is_allowed() -> None:
+    async with shell(Health()) as http:
+        response = await http.post("/healthz")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET"
+
+
 async def test_metrics_count_webhooks_by_outcome(client: httpx.AsyncClient, tenant: CreatedTenant) -> None:
     def accepted_count(text: str) -> float:
         for line in text.splitlines():

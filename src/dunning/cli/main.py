@@ -12,7 +12,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.cli.settings import SystemSettings, tool_settings
-from dunning.common.crypto import SecretBox
+from dunning.common.crypto import InvalidSecretKey, SecretBox
 from dunning.common.db import Database
 from dunning.common.logging import configure_logging
 from dunning.common.settings import MissingSettings
@@ -55,7 +55,7 @@ def serve(role: Annotated[Role, typer.Argument(help="Which role this process pla
     configure_logging(settings.log_level, json=settings.log_json)
     try:
         serve_role(role.value, settings)
-    except MissingSettings as exc:
+    except (MissingSettings, InvalidSecretKey) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 

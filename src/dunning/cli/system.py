@@ -86,6 +86,7 @@ async def prepare(settings: SystemSettings, endpoints: Endpoints) -> Database:
         endpoints.kafka_bootstrap,
         topics_with_dlq(ALL_TOPICS),
         partitions=settings.kafka_topic_partitions,
+        replication_factor=settings.kafka_replication_factor,
     )
     return db
 

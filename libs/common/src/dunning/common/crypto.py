@@ -14,15 +14,19 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
+class InvalidSecretKey(ValueError):
+    """DUNNING_SECRET_KEY is empty or not Fernet keys."""
+
+
 class SecretBox:
     def __init__(self, keys: str) -> None:
         parts = [k.strip() for k in keys.split(",") if k.strip()]
         if not parts:
-            raise ValueError("DUNNING_SECRET_KEY is empty")
+            raise InvalidSecretKey("DUNNING_SECRET_KEY is empty")
         try:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
         except ValueError as exc:
-            raise ValueError(
+            raise InvalidSecretKey(
                 "DUNNING_SECRET_KEY must be Fernet keys (32 url-safe base64-encoded bytes); "
                 "make one with: python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'"
@@ -38,7 +42,10 @@ class SecretBox:
             raise ValueError("a stored secret cannot be opened with DUNNING_SECRET_KEY") from exc
 
     def reseal(self, token: bytes) -> bytes:
-        return self._fernet.rotate(token)
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken as exc:
+            raise ValueError("a stored secret cannot be opened with DUNNING_SECRET_KEY") from exc
 
 
 def load_or_create_key(path: Path) -> str:

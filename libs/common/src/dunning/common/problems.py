@@ -52,7 +52,9 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(request: Request, problem: Problem) -> JSONResponse:
+def problem_response(
+    request: Request, problem: Problem, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + problem.kind,
         "title": problem.title,
@@ -61,7 +63,7 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
         "instance": request.url.path,
         **problem.extra,
     }
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -72,7 +74,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "error")
-        return problem_response(request, Problem(exc.status_code, detail))
+        # Keep the exception's headers: a 405 must say what is Allowed (RFC 9110 §15.5.6).
+        return problem_response(request, Problem(exc.status_code, detail), headers=dict(exc.headers or {}))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -260,18 +260,22 @@ class OutboxRelay:
         OUTBOX_LAG_SECONDS.labels(schema).set(float(row.lag))
 
     async def _listen(self) -> asyncpg.Connection | None:
+        """A connection LISTENing for wake-ups, or None (then polling alone keeps things moving)."""
+        conn: asyncpg.Connection | None = None
         try:
             conn = await asyncpg.connect(asyncpg_dsn(self._db.url))
+
+            def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+                if payload in self._wake:
+                    self._wake[payload].set()
+
+            await conn.add_listener(NOTIFY_CHANNEL, on_notify)
+            return conn
         except Exception as exc:
             log.warning("LISTEN unavailable; relying on polling", error=repr(exc))
+            if conn is not None:
+                conn.terminate()
             return None
-
-        def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
-            if payload in self._wake:
-                self._wake[payload].set()
-
-        await conn.add_listener(NOTIFY_CHANNEL, on_notify)
-        return conn
 
 
 def _lock_key(schema: str) -> int:

@@ -83,8 +83,10 @@ async def receive_webhook(
         raise Problem(404, f"no webhook processor named {provider!r}", kind="unknown-provider") from None
     try:
         body = await read_body(request, limit)
-    except Problem:
-        WEBHOOKS.labels(provider=provider, outcome="too_large").inc()
+    except Problem as problem:
+        WEBHOOKS.labels(
+            provider=provider, outcome="too_large" if problem.status == 413 else "malformed"
+        ).inc()
         raise
     try:
         outcome = await pipeline.receive(provider, tenant_id, body, request.headers)

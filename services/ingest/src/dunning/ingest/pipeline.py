@@ -45,9 +45,13 @@ class WebhookOutcome:
 class _SecretCache:
     """Tenants' opened webhook secrets, kept briefly so that a webhook costs one transaction.
 
-    A secret added a moment ago is found anyway (a failed check re-reads before rejecting);
-    a retired secret keeps working for at most ``ttl`` seconds on a replica that cached it.
+    A signature that fails against the cached secrets is checked once more against fresh ones
+    (a secret added a moment ago works at once), but at most once a second per tenant, so a
+    flood of forged requests cannot turn into a flood of database reads. A retired secret keeps
+    working for at most ``ttl`` seconds on a replica that cached it.
     """
+
+    REFRESH_INTERVAL = 1.0
 
     def __init__(self, ttl: float, monotonic: Callable[[], float]) -> None:
         self._ttl = ttl
@@ -56,15 +60,19 @@ class _SecretCache:
 
     def get(self, tenant_id: str, provider: str) -> list[str] | None:
         entry = self._entries.get((tenant_id, provider))
-        if entry is None or entry[0] <= self._monotonic():
+        if entry is None or entry[0] + self._ttl <= self._monotonic():
             return None
         return entry[1]
+
+    def may_refresh(self, tenant_id: str, provider: str) -> bool:
+        entry = self._entries.get((tenant_id, provider))
+        return entry is None or entry[0] + self.REFRESH_INTERVAL <= self._monotonic()
 
     def put(self, tenant_id: str, provider: str, secrets: list[str]) -> None:
         if self._ttl > 0:
             if len(self._entries) > 10_000:  # bounded: a flood of tenant ids cannot grow it
                 self._entries.clear()
-            self._entries[(tenant_id, provider)] = (self._monotonic() + self._ttl, secrets)
+            self._entries[(tenant_id, provider)] = (self._monotonic(), secrets)
 
 
 class WebhookPipeline:
@@ -135,7 +143,9 @@ class WebhookPipeline:
                 adapter.verify(body, headers, cached, self._clock.now())
                 return
             except InvalidSignature:
-                pass  # maybe signed with a secret added since we cached: read again below
+                # Maybe signed with a secret added since we cached: read again, rate-limited.
+                if not self._secrets.may_refresh(tenant_id, provider):
+                    raise
         secrets = await self._load_secrets(provider, tenant_id)
         adapter.verify(body, headers, secrets, self._clock.now())
 

@@ -1,1 +1,48 @@
 """Retry decisions without I/O: decline classification, caps, slot choice, learning."""
+
+from dunning.retry.domain.caps import CapCheck, check_card_caps, check_case_limits, window_closes_at
+from dunning.retry.domain.decline_codes import DeclineCategory, RetryTiming
+from dunning.retry.domain.declines import DeclineAdvice, classify_decline
+from dunning.retry.domain.history import AttemptHistory, PastAttempt
+from dunning.retry.domain.learning import AttemptOutcome, Estimate, LearningPrior, OutcomeStats, SlotFeatures
+from dunning.retry.domain.local_time import CustomerZone, LocalHours, resolve_zone
+from dunning.retry.domain.methods import StoredMethod, order_alternates
+from dunning.retry.domain.networks import CardNetwork, card_network
+from dunning.retry.domain.paydays import payday_reasons, upcoming_paydays
+from dunning.retry.domain.policy import CardNetworkCaps, EndAction, NetworkCap, RetryMode, RetryPolicy
+from dunning.retry.domain.schedule import Slot, Stop, next_attempt_slot
+
+__all__ = [
+    "AttemptHistory",
+    "AttemptOutcome",
+    "CapCheck",
+    "CardNetwork",
+    "CardNetworkCaps",
+    "CustomerZone",
+    "DeclineAdvice",
+    "DeclineCategory",
+    "EndAction",
+    "Estimate",
+    "LearningPrior",
+    "LocalHours",
+    "NetworkCap",
+    "OutcomeStats",
+    "PastAttempt",
+    "RetryMode",
+    "RetryPolicy",
+    "RetryTiming",
+    "Slot",
+    "SlotFeatures",
+    "Stop",
+    "StoredMethod",
+    "card_network",
+    "check_card_caps",
+    "check_case_limits",
+    "classify_decline",
+    "next_attempt_slot",
+    "order_alternates",
+    "payday_reasons",
+    "resolve_zone",
+    "upcoming_paydays",
+    "window_closes_at",
+]

@@ -18,10 +18,15 @@ from dunning.common.db import Database
 from dunning.common.migrations import downgrade, upgrade
 from dunning.common.tenancy.tables import metadata as tenancy_metadata
 from dunning.ingest.tables import metadata as ingest_metadata
+from dunning.retry.tables import metadata as retry_metadata
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
-METADATA: dict[str, MetaData] = {"tenancy": tenancy_metadata, "ingest": ingest_metadata}
+METADATA: dict[str, MetaData] = {
+    "tenancy": tenancy_metadata,
+    "ingest": ingest_metadata,
+    "retry": retry_metadata,
+}
 
 
 @pytest_asyncio.fixture
@@ -64,7 +69,7 @@ async def tables(db: Database) -> set[str]:
         rows = await conn.execute(
             text(
                 "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-                "WHERE table_schema IN ('tenancy', 'ingest') AND table_name <> 'alembic_version'"
+                "WHERE table_schema IN ('tenancy', 'ingest', 'retry') AND table_name <> 'alembic_version'"
             )
         )
         return {r[0] for r in rows}

@@ -34,6 +34,7 @@ T = TypeVar("T")
 class Role(StrEnum):
     ingest = "ingest"
     relay = "relay"
+    retry = "retry"
 
 
 @app.command()

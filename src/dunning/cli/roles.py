@@ -7,7 +7,9 @@ that Kubernetes probes and Prometheus see each process, not just the API ones.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import uvicorn
@@ -21,20 +23,24 @@ from dunning.common.http import build_app
 from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.ingest.app import create_app as create_ingest_app
+from dunning.retry import app as retry
+
+Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 
 def serve_role(role: str, settings: SystemSettings) -> None:
     if role == "ingest":
         app = create_ingest_app(settings)
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
-    elif role == "relay":
+    elif role in ("relay", "retry"):
         settings.require("database_url", "kafka_bootstrap")
-        asyncio.run(_relay(settings))
+        asyncio.run(_serve_workers(role, settings))
     else:
         raise SystemExit(f"unknown role {role!r}")
 
 
-async def _relay(settings: SystemSettings) -> None:
+async def _serve_workers(role: str, settings: SystemSettings) -> None:
+    """Background workers plus a small HTTP server for probes and metrics; SIGTERM drains."""
     stop = asyncio.Event()
     bootstrap = settings.require_kafka_bootstrap()
     db = Database(settings.require_database_url())
@@ -46,27 +52,35 @@ async def _relay(settings: SystemSettings) -> None:
         replication_factor=settings.kafka_replication_factor,
     )
     producer = make_producer(
-        bootstrap, enable_idempotence=settings.kafka_enable_idempotence, client_id="dunning-relay"
+        bootstrap, enable_idempotence=settings.kafka_enable_idempotence, client_id=f"dunning-{role}"
     )
     await producer.start()
-    relay = OutboxRelay(
-        db,
-        producer,
-        bootstrap,
-        OUTBOX_SCHEMAS,
-        RelayConfig(retention=timedelta(days=settings.outbox_retention_days)),
-    )
     health = Health()
-    health.add_heartbeat(relay.heartbeat)
     health.add_check("database", db.ping)
 
     async def broker() -> None:
         await end_offsets(bootstrap, list(ALL_TOPICS[:1]))
 
     health.add_check("broker", broker)
+    workers: list[Worker] = []
+    if role == "relay":
+        relay = OutboxRelay(
+            db,
+            producer,
+            bootstrap,
+            OUTBOX_SCHEMAS,
+            RelayConfig(retention=timedelta(days=settings.outbox_retention_days)),
+        )
+        health.add_heartbeat(relay.heartbeat)
+        workers.append(relay.run)
+    else:
+        # Static membership from the pod name: a restarted pod gets its partitions back at once.
+        consumer = retry.case_consumer(db, bootstrap, producer, group_instance_id=os.environ.get("POD_NAME"))
+        health.add_heartbeat(consumer.heartbeat)
+        workers.append(consumer.run)
     server = QuietServer(
         uvicorn.Config(
-            build_app(title="Dunning relay", routers=[], health=health),
+            build_app(title=f"Dunning {role}", routers=[], health=health),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -84,7 +98,7 @@ async def _relay(settings: SystemSettings) -> None:
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(server.serve())
-            await relay.run(stop)
+            await asyncio.gather(*(worker(stop) for worker in workers))
             server.should_exit = True
     finally:
         await producer.stop()

@@ -31,12 +31,13 @@ from dunning.common.migrations import MigrationSet, upgrade
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.common.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 from dunning.ingest import app as ingest
+from dunning.retry import app as retry
 
 log = structlog.get_logger(__name__)
 
 # Order matters: tenancy first, then every service's own history.
-MIGRATION_SETS: tuple[MigrationSet, ...] = (TENANCY_MIGRATIONS, ingest.MIGRATIONS)
-OUTBOX_SCHEMAS: tuple[str, ...] = (ingest.OUTBOX_SCHEMA,)
+MIGRATION_SETS: tuple[MigrationSet, ...] = (TENANCY_MIGRATIONS, ingest.MIGRATIONS, retry.MIGRATIONS)
+OUTBOX_SCHEMAS: tuple[str, ...] = (ingest.OUTBOX_SCHEMA, retry.OUTBOX_SCHEMA)
 
 
 @dataclass
@@ -129,6 +130,8 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     health.add_heartbeat(relay.heartbeat)
     janitor = ingest.raw_body_janitor(settings, db)
     health.add_heartbeat(janitor.heartbeat)
+    cases = retry.case_consumer(db, endpoints.kafka_bootstrap, producer)
+    health.add_heartbeat(cases.heartbeat)
     app = build_system_app(settings, db, box, health)
     server = QuietServer(
         uvicorn.Config(
@@ -156,6 +159,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
         async with asyncio.TaskGroup() as group:
             relay_task = group.create_task(relay.run(stop))
             janitor_task = group.create_task(janitor.run(stop))
+            cases_task = group.create_task(cases.run(stop))
             server_task = group.create_task(server.serve())
             while not server.started and not server_task.done():
                 await asyncio.sleep(0.05)
@@ -175,6 +179,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             stop.set()
             await relay_task
             await janitor_task
+            await cases_task
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -6,6 +6,8 @@ import pytest
 
 from dunning.common.events.export import render, schemas
 from dunning.common.events.payment import DATA_MODELS, PaymentEventType
+from dunning.common.events.recovery import DATA_MODELS as RECOVERY_MODELS
+from dunning.common.events.recovery import RecoveryEventType
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "events"
 
@@ -23,3 +25,7 @@ def test_no_stale_schema_files() -> None:
 
 def test_every_canonical_type_has_a_schema() -> None:
     assert set(DATA_MODELS) == set(PaymentEventType)
+    assert set(RECOVERY_MODELS) == set(RecoveryEventType)
+    assert {f"{t.cloudevents_type}.schema.json" for t in [*PaymentEventType, *RecoveryEventType]} < set(
+        schemas()
+    )

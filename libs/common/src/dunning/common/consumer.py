@@ -30,6 +30,10 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
+class PermanentFailure(Exception):
+    """A handler's verdict that retrying cannot help (the event itself is wrong): dead-letter now."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerConfig:
     name: str  # the consumer group, and the inbox's consumer name
@@ -134,6 +138,9 @@ class EventConsumer:
         for attempt in range(1, cfg.max_attempts + 1):
             try:
                 applied = await self._apply(event)
+            except PermanentFailure as exc:
+                await self._dead_letter(record, exc, attempts=attempt)
+                return
             except Exception as exc:  # retried below, then dead-lettered: never dropped
                 last_error = exc
                 log.warning(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,3 +34,16 @@ async def claim_event(session: AsyncSession, schema: str, consumer: str, event_i
         {"consumer": consumer, "event_id": event_id},
     )
     return result.first() is not None
+
+
+def create_inbox_v1(op: Any, schema: str) -> None:
+    """Migration step (frozen): the inbox table as ``inbox_table`` had it in v1."""
+    import sqlalchemy as sa
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )

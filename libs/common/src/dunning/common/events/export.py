@@ -10,22 +10,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from dunning.common.events.envelope import CloudEvent
-from dunning.common.events.payment import DATA_MODELS
-from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
+from dunning.common.events.payment import DATA_MODELS as PAYMENT_MODELS
+from dunning.common.events.recovery import DATA_MODELS as RECOVERY_MODELS
+from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC, RECOVERY_EVENTS_TOPIC
 
 
 def schemas() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema, for the envelope and every canonical event type."""
     result: dict[str, dict[str, Any]] = {"cloudevent.schema.json": CloudEvent.model_json_schema()}
-    for event_type, model in DATA_MODELS.items():
+    catalogue: list[tuple[str, str, type[BaseModel]]] = [
+        *((t.cloudevents_type, PAYMENT_EVENTS_TOPIC, m) for t, m in PAYMENT_MODELS.items()),
+        *((t.cloudevents_type, RECOVERY_EVENTS_TOPIC, m) for t, m in RECOVERY_MODELS.items()),
+    ]
+    for cloudevents_type, topic, model in catalogue:
         schema = model.model_json_schema()
-        schema["title"] = event_type.cloudevents_type
+        schema["title"] = cloudevents_type
         schema["description"] = (
-            f"`data` of a `{event_type.cloudevents_type}` CloudEvent on `{PAYMENT_EVENTS_TOPIC}`. "
-            + (model.__doc__ or "").strip()
+            f"`data` of a `{cloudevents_type}` CloudEvent on `{topic}`. " + (model.__doc__ or "").strip()
         )
-        result[f"{event_type.cloudevents_type}.schema.json"] = schema
+        result[f"{cloudevents_type}.schema.json"] = schema
     return result
 
 

@@ -1,0 +1,56 @@
+"""Canonical events on ``dunning.recovery-events.v1``: what happened to a dunning case.
+
+Published by the retry service, keyed by the case key ``"{tenant}:{invoice_id}"`` like the
+payment events that caused them, so a case's story stays ordered on one partition.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class RecoveryEventType(StrEnum):
+    CASE_OPENED = "case.opened"
+    CASE_RECOVERED = "case.recovered"
+    CASE_EXHAUSTED = "case.exhausted"
+    CASE_PAUSED = "case.paused"
+    CASE_RESUMED = "case.resumed"
+    CASE_WRITTEN_OFF = "case.written_off"
+    CASE_DISPUTED = "case.disputed"
+    CASE_CLOSED = "case.closed"
+
+    @property
+    def cloudevents_type(self) -> str:
+        return f"dunning.{self.value}.v1"
+
+
+class CaseEventData(BaseModel):
+    """A case's state right after the change, and what caused it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    case_id: str
+    invoice_id: str
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    status: str = Field(description="open | paused | exhausted | recovered | written_off | closed")
+    note: str = Field(description="Why, in one line (also on the case timeline).")
+    resolution: str | None = Field(default=None, description="paid, voided, uncollectible, ...")
+    pause_reasons: list[str] = Field(default_factory=list)
+    amount: int = Field(ge=0, description="Amount owed when the case changed, minor units.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    failures: int = Field(ge=0, description="Failed payments seen on this case.")
+    decline_code: str | None = None
+    hosted_invoice_url: str | None = None
+    customer_email: str | None = None
+    customer_name: str | None = None
+    opened_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime = Field(description="When the cause happened (processor time for facts).")
+    cause_event_id: str | None = Field(default=None, description="The payment event or action behind it.")
+    cause_type: str = Field(description="e.g. 'payment.failed' or 'action.pause'.")
+
+
+DATA_MODELS: dict[RecoveryEventType, type[BaseModel]] = dict.fromkeys(RecoveryEventType, CaseEventData)

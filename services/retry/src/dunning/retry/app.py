@@ -1,0 +1,28 @@
+"""The retry service's parts for a process to run: migrations, outbox, the case consumer."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from dunning.common.consumer import ConsumerConfig, EventConsumer
+from dunning.common.db import Database
+from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
+from dunning.common.migrations import MigrationSet
+from dunning.retry.handlers import CONSUMER_NAME, on_payment_event
+from dunning.retry.tables import SCHEMA
+
+MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="dunning.retry:migrations")
+OUTBOX_SCHEMA = SCHEMA
+
+
+def case_consumer(
+    db: Database, bootstrap: str, dlq_producer: AIOKafkaProducer, *, group_instance_id: str | None = None
+) -> EventConsumer:
+    """Payment events → dunning cases (the consumer group ``retry-cases``)."""
+    config = ConsumerConfig(
+        name=CONSUMER_NAME,
+        topics=[PAYMENT_EVENTS_TOPIC],
+        inbox_schema=SCHEMA,
+        group_instance_id=group_instance_id,
+    )
+    return EventConsumer(db, bootstrap, config, on_payment_event, dlq_producer)

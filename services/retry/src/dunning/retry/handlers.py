@@ -1,0 +1,179 @@
+"""Payment events → case transitions → recovery events, inside the consumer's transaction."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.consumer import PermanentFailure
+from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
+from dunning.common.events.payment import (
+    DATA_MODELS,
+    DisputeData,
+    InvoicePaymentData,
+    PaymentEventData,
+    PaymentEventType,
+    SubscriptionData,
+)
+from dunning.common.events.recovery import CaseEventData, RecoveryEventType
+from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
+from dunning.common.outbox import enqueue
+from dunning.retry import repository
+from dunning.retry.domain.lifecycle import Fact, InvoiceLedger, fact_of
+from dunning.retry.domain.lifecycle import apply_fact as lifecycle_apply_fact
+from dunning.retry.tables import SCHEMA
+
+log = structlog.get_logger(__name__)
+
+CONSUMER_NAME = "retry-cases"
+SOURCE = "/dunning/retry"
+
+
+def canonical_type(cloudevents_type: str) -> str:
+    """``dunning.payment.failed.v1`` → ``payment.failed``."""
+    return cloudevents_type.removeprefix("dunning.").rsplit(".v", 1)[0]
+
+
+async def on_payment_event(session: AsyncSession, event: CloudEvent) -> None:
+    try:
+        kind = PaymentEventType(canonical_type(event.type))
+    except ValueError:
+        log.info("payment event type not for retry", type=event.type, event_id=event.id)
+        return
+    try:
+        data = cast(PaymentEventData, DATA_MODELS[kind].model_validate(event.data))
+    except ValidationError as exc:
+        raise PermanentFailure(f"{event.type} {event.id} does not match its schema: {exc}") from exc
+    if data.tenant_id != event.tenantid:
+        raise PermanentFailure(f"{event.id}: data.tenant_id {data.tenant_id} != tenantid {event.tenantid}")
+    invoice_id = _invoice_of(data)
+    dispute_status = data.status if isinstance(data, DisputeData) else None
+    fact = fact_of(kind.value, dispute_status=dispute_status)
+    if invoice_id is None or fact is None:
+        return  # payment method changes and unlinked disputes: nothing for the case ledger yet
+    record = await repository.lock_or_create(
+        session, tenant_id=data.tenant_id, invoice_id=invoice_id, provider=data.provider
+    )
+    transition = lifecycle_apply_fact(record.ledger, fact, data.occurred_at)
+    details = {**record.details, **_details(data, fact, record.details)}
+    await repository.save(session, record.id, transition.ledger, details)
+    await repository.add_to_timeline(
+        session,
+        case_id=record.id,
+        tenant_id=data.tenant_id,
+        at=data.occurred_at,
+        kind="fact",
+        type=kind.value,
+        note=transition.note,
+        cause_event_id=event.id,
+        data={k: v for k, v in event.data.items() if k in _TIMELINE_FIELDS},
+    )
+    for name in transition.events:
+        await enqueue(
+            session,
+            SCHEMA,
+            RECOVERY_EVENTS_TOPIC,
+            _case_event(
+                RecoveryEventType(name),
+                record.id,
+                invoice_id,
+                transition.ledger,
+                details,
+                event,
+                kind.value,
+                transition.note,
+                data,
+            ),
+        )
+
+
+_TIMELINE_FIELDS = frozenset(
+    {
+        "amount",
+        "currency",
+        "decline_code",
+        "failure_code",
+        "advice_code",
+        "network_advice_code",
+        "payment_method_id",
+        "attempt_count",
+        "status",
+        "reason",
+        "provider_event_id",
+        "provider_event_type",
+    }
+)
+
+
+def _invoice_of(data: PaymentEventData) -> str | None:
+    if isinstance(data, InvoicePaymentData):
+        return data.invoice_id
+    if isinstance(data, SubscriptionData):
+        return data.latest_invoice_id
+    if isinstance(data, DisputeData):
+        return data.invoice_id
+    return None
+
+
+def _details(data: PaymentEventData, fact: Fact, known: dict[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = {"customer_id": data.customer_id, "provider_account": data.provider_account}
+    if isinstance(data, InvoicePaymentData):
+        details |= {
+            "subscription_id": data.subscription_id,
+            "hosted_invoice_url": data.hosted_invoice_url,
+            "customer_email": data.customer_email,
+            "customer_name": data.customer_name,
+        }
+        # The amount owed and the decline come from failures; a success reports what was paid.
+        if fact is Fact.FAILED or known.get("amount") is None:
+            details |= {"amount": data.amount, "currency": data.currency}
+        if fact is Fact.FAILED:
+            details |= {"decline_code": data.decline_code, "payment_method_id": data.payment_method_id}
+    return {k: v for k, v in details.items() if v is not None}
+
+
+def _case_event(
+    event_type: RecoveryEventType,
+    case_id: str,
+    invoice_id: str,
+    ledger: InvoiceLedger,
+    details: dict[str, Any],
+    cause: CloudEvent,
+    cause_type: str,
+    note: str,
+    data: PaymentEventData,
+) -> CloudEvent:
+    body = CaseEventData(
+        tenant_id=data.tenant_id,
+        case_id=case_id,
+        invoice_id=invoice_id,
+        customer_id=details.get("customer_id"),
+        subscription_id=details.get("subscription_id"),
+        status=ledger.status.value,
+        note=note,
+        resolution=ledger.resolution,
+        pause_reasons=sorted(ledger.pause_reasons),
+        amount=details.get("amount") or 0,
+        currency=details.get("currency") or "XXX",  # ISO 4217 "no currency": never for an opened case
+        failures=ledger.failures,
+        decline_code=details.get("decline_code"),
+        hosted_invoice_url=details.get("hosted_invoice_url"),
+        customer_email=details.get("customer_email"),
+        customer_name=details.get("customer_name"),
+        opened_at=ledger.opened_at,
+        occurred_at=data.occurred_at,
+        cause_event_id=cause.id,
+        cause_type=cause_type,
+    )
+    return make_event(
+        event_id=deterministic_event_id(data.tenant_id, case_id, cause.id, event_type.value),
+        source=SOURCE,
+        type=event_type.cloudevents_type,
+        subject=f"{data.tenant_id}:{invoice_id}",
+        time=data.occurred_at,
+        tenant_id=data.tenant_id,
+        data=body,
+    )

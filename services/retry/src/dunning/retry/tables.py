@@ -1,0 +1,78 @@
+"""Tables of the ``retry`` schema: one ledger row per known invoice (the dunning case), its
+timeline, and the service's inbox and outbox."""
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from dunning.common.inbox import inbox_table
+from dunning.common.outbox import outbox_tables
+
+SCHEMA = "retry"
+metadata = MetaData(schema=SCHEMA)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("invoice_id", Text, nullable=False),
+    Column("customer_id", Text),
+    Column("subscription_id", Text),
+    # "none" rows are ledgers of invoices that never needed dunning: they stop late facts
+    # (a failure reported after the payment) from opening a case.
+    Column("status", Text, nullable=False),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("pause_reasons", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("resolution", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("last_fact_at", DateTime(timezone=True)),
+    Column("amount", BigInteger),
+    Column("currency", Text),
+    Column("decline_code", Text),
+    Column("payment_method_id", Text),
+    Column("hosted_invoice_url", Text),
+    Column("customer_email", Text),
+    Column("customer_name", Text),
+    Column("provider", Text, nullable=False),
+    Column("provider_account", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("tenant_id", "invoice_id", name="uq_cases_tenant_invoice"),
+    Index("ix_cases_tenant_status_opened", "tenant_id", "status", "opened_at"),
+    Index("ix_cases_tenant_customer", "tenant_id", "customer_id"),
+)
+
+timeline = Table(
+    "case_timeline",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("case_id", Text, ForeignKey("retry.cases.id"), nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("kind", Text, nullable=False),  # fact | action | attempt | message
+    Column("type", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("cause_event_id", Text),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("ix_case_timeline_case_at", "case_id", "at"),
+)
+
+inbox = inbox_table(metadata)
+outbox, outbox_watermarks = outbox_tables(metadata)

@@ -97,7 +97,10 @@ def build_system_app(settings: SystemSettings, db: Database, box: SecretBox, hea
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = build_app(title="Dunning", routers=[*ingest.routers()], health=health, lifespan=lifespan)
+    app = build_app(
+        title="Dunning", routers=[*ingest.routers(), *retry.routers()], health=health, lifespan=lifespan
+    )
+    app.state.db = db
     ingest.install(app, settings, db, box, SystemClock())
     return app
 

@@ -52,9 +52,9 @@ def payment_event(
         id=str(uuid.uuid4()),
         source="/test",
         type=f"dunning.{kind}.v1",
-        subject=f"{TENANT}:{invoice_id}",
+        subject=f"{tenant_id}:{invoice_id}",
         time=occurred,
-        tenantid=TENANT,
+        tenantid=tenant_id,
         data=body,
     )
 
@@ -174,7 +174,8 @@ async def test_events_without_an_invoice_touch_no_case(clean_db: Database) -> No
     "bad",
     [
         lambda: payment_event("payment.failed", amount=-5),  # breaks the schema
-        lambda: payment_event("payment.failed", tenant_id="ten_other"),  # data and envelope disagree
+        # data and envelope disagree on the tenant
+        lambda: payment_event("payment.failed").model_copy(update={"tenantid": "ten_other"}),
     ],
 )
 async def test_events_that_cannot_be_right_are_refused_for_the_dlq_and_change_nothing(

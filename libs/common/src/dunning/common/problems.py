@@ -42,6 +42,7 @@ class Problem(Exception):
         *,
         kind: str | None = None,
         title: str | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
@@ -50,6 +51,7 @@ class Problem(Exception):
         self.kind = kind or _TITLES.get(status, "error").lower().replace(" ", "-")
         self.title = title or _TITLES.get(status, "Error")
         self.extra = extra
+        self.headers = headers
 
 
 def problem_response(
@@ -69,7 +71,7 @@ def problem_response(
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(request, exc)
+        return problem_response(request, exc, headers=exc.headers)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)

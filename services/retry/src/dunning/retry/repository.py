@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,3 +130,38 @@ def _record(row: Any) -> CaseRecord:
         ledger=ledger,
         details={name: row[name] for name in DETAIL_COLUMNS},
     )
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    status: str | None,
+    customer_id: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Any]:
+    """A tenant's cases, newest first, keyset-paginated on (opened_at, id)."""
+    query = select(cases).where(cases.c.tenant_id == tenant_id, cases.c.opened_at.is_not(None))
+    if status is not None:
+        query = query.where(cases.c.status == status)
+    if customer_id is not None:
+        query = query.where(cases.c.customer_id == customer_id)
+    if after is not None:
+        at, case_id = after
+        query = query.where(tuple_(cases.c.opened_at, cases.c.id) < tuple_(literal(at), literal(case_id)))
+    query = query.order_by(cases.c.opened_at.desc(), cases.c.id.desc()).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def get_case(session: AsyncSession, *, tenant_id: str, case_id: str) -> Any | None:
+    # The tenant is part of the key: another tenant's case id finds nothing.
+    query = select(cases).where(
+        cases.c.id == case_id, cases.c.tenant_id == tenant_id, cases.c.opened_at.is_not(None)
+    )
+    return (await session.execute(query)).first()
+
+
+async def case_timeline(session: AsyncSession, *, case_id: str) -> list[Any]:
+    query = select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.at, timeline.c.id)
+    return list((await session.execute(query)).all())

@@ -1,0 +1,26 @@
+"""Opaque keyset cursors: stable under inserts, O(limit) per page at any depth."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from dunning.common.problems import Problem
+
+
+def encode_cursor(at: datetime, key: str) -> str:
+    raw = json.dumps([at.isoformat(), key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None or not isinstance(key, str):
+            raise ValueError("bad cursor")
+        return moment, key
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Problem(400, "the cursor is not one this API returned", kind="invalid-cursor") from exc

@@ -1,0 +1,74 @@
+"""The retry service's ``/v1`` slice: dunning cases and their timelines (tenant API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.auth import ReadPrincipal, database
+from dunning.common.db import Database
+from dunning.common.pagination import decode_cursor, encode_cursor
+from dunning.common.problems import Problem
+from dunning.retry import repository
+from dunning.retry.domain.lifecycle import CaseStatus
+from dunning.retry.schemas import Case, CaseDetail, CasePage, TimelineEntry
+
+router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+DatabaseDep = Annotated[Database, Depends(database)]
+_LISTED = [s.value for s in CaseStatus if s is not CaseStatus.NONE]
+
+
+@router.get("", response_model=CasePage, summary="List dunning cases, newest first")
+async def list_cases(
+    principal: ReadPrincipal,
+    db: DatabaseDep,
+    status: Annotated[str | None, Query(description=f"One of {', '.join(_LISTED)}")] = None,
+    customer_id: Annotated[str | None, Query(max_length=255)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> CasePage:
+    if status is not None and status not in _LISTED:
+        raise Problem(400, f"status must be one of {', '.join(_LISTED)}", kind="invalid-filter")
+    after = decode_cursor(cursor) if cursor else None
+    async with db.unit_of_work() as uow:
+        rows = await repository.list_cases(
+            uow.session,
+            tenant_id=principal.tenant_id,
+            status=status,
+            customer_id=customer_id,
+            after=after,
+            limit=limit + 1,
+        )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].opened_at, page[-1].id) if len(rows) > limit else None
+    return CasePage(data=[_case(r) for r in page], next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", response_model=CaseDetail, summary="A case with its whole timeline")
+async def get_case(
+    principal: ReadPrincipal,
+    db: DatabaseDep,
+    case_id: Annotated[str, Path(max_length=64)],
+) -> CaseDetail:
+    async with db.unit_of_work() as uow:
+        row = await repository.get_case(uow.session, tenant_id=principal.tenant_id, case_id=case_id)
+        if row is None:
+            raise Problem(404, "no case with this id", kind="not-found")
+        entries = await _timeline(uow.session, case_id)
+    return CaseDetail(**_case(row).model_dump(), timeline=entries)
+
+
+async def _timeline(session: AsyncSession, case_id: str) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            at=r.at, kind=r.kind, type=r.type, note=r.note, cause_event_id=r.cause_event_id, data=r.data
+        )
+        for r in await repository.case_timeline(session, case_id=case_id)
+    ]
+
+
+def _case(row: Any) -> Case:
+    return Case.model_validate(dict(row._mapping))

@@ -30,6 +30,7 @@ _TABLES = (
     "retry.inbox",
     "retry.outbox",
     "retry.outbox_watermarks",
+    "retry.policies",
     "tenancy.webhook_secrets",
     "tenancy.api_keys",
     "tenancy.tenants",

@@ -7,15 +7,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunning.common.auth import ReadPrincipal, database
+from dunning.common.auth import ReadPrincipal, WritePrincipal, database
 from dunning.common.db import Database
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
 from dunning.retry import repository
 from dunning.retry.domain.lifecycle import CaseStatus
+from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, from_domain, to_domain
 from dunning.retry.schemas import Case, CaseDetail, CasePage, TimelineEntry
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+policy_router = APIRouter(prefix="/v1/retry-policy", tags=["retry policy"])
 
 DatabaseDep = Annotated[Database, Depends(database)]
 _LISTED = [s.value for s in CaseStatus if s is not CaseStatus.NONE]
@@ -72,3 +74,27 @@ async def _timeline(session: AsyncSession, case_id: str) -> list[TimelineEntry]:
 
 def _case(row: Any) -> Case:
     return Case.model_validate(dict(row._mapping))
+
+
+@policy_router.get(
+    "", response_model=RetryPolicyBody, summary="The tenant's retry policy (defaults if never set)"
+)
+async def get_retry_policy(principal: ReadPrincipal, db: DatabaseDep) -> RetryPolicyBody:
+    async with db.unit_of_work() as uow:
+        stored = await repository.get_policy(uow.session, principal.tenant_id)
+    return RetryPolicyBody.model_validate(stored) if stored else from_domain(TENANT_DEFAULT)
+
+
+@policy_router.put("", response_model=RetryPolicyBody, summary="Replace the tenant's retry policy")
+async def put_retry_policy(
+    principal: WritePrincipal, db: DatabaseDep, body: RetryPolicyBody
+) -> RetryPolicyBody:
+    try:
+        policy = to_domain(body)
+    except ValueError as exc:
+        raise Problem(422, str(exc), kind="invalid-policy") from None
+    normalized = from_domain(policy)
+    async with db.unit_of_work() as uow:
+        await repository.put_policy(uow.session, principal.tenant_id, normalized.model_dump(mode="json"))
+        await uow.commit()
+    return normalized

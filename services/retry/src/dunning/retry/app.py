@@ -9,13 +9,13 @@ from dunning.common.consumer import ConsumerConfig, EventConsumer
 from dunning.common.db import Database
 from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
 from dunning.common.migrations import MigrationSet
-from dunning.retry.api import router
+from dunning.retry.api import policy_router, router
 from dunning.retry.handlers import CONSUMER_NAME, on_payment_event
 from dunning.retry.tables import SCHEMA
 
 
 def routers() -> list[APIRouter]:
-    return [router]
+    return [router, policy_router]
 
 
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="dunning.retry:migrations")

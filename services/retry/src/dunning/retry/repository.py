@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
-from dunning.retry.tables import cases, timeline
+from dunning.retry.tables import cases, policies, timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +165,20 @@ async def get_case(session: AsyncSession, *, tenant_id: str, case_id: str) -> An
 async def case_timeline(session: AsyncSession, *, case_id: str) -> list[Any]:
     query = select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.at, timeline.c.id)
     return list((await session.execute(query)).all())
+
+
+async def get_policy(session: AsyncSession, tenant_id: str) -> dict[str, Any] | None:
+    body: dict[str, Any] | None = await session.scalar(
+        select(policies.c.body).where(policies.c.tenant_id == tenant_id)
+    )
+    return body
+
+
+async def put_policy(session: AsyncSession, tenant_id: str, body: dict[str, Any]) -> None:
+    statement = insert(policies).values(tenant_id=tenant_id, body=body)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[policies.c.tenant_id],
+            set_={"body": statement.excluded.body, "updated_at": func.now()},
+        )
+    )

@@ -74,5 +74,14 @@ timeline = Table(
     Index("ix_case_timeline_case_at", "case_id", "at"),
 )
 
+policies = Table(
+    "policies",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    # The API's JSON shape (policy_schema.RetryPolicyBody), validated by the domain before saving.
+    Column("body", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 inbox = inbox_table(metadata)
 outbox, outbox_watermarks = outbox_tables(metadata)

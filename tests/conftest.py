@@ -32,6 +32,7 @@ _TABLES = (
     "retry.outbox_watermarks",
     "retry.policies",
     "tenancy.webhook_secrets",
+    "tenancy.processor_credentials",
     "tenancy.api_keys",
     "tenancy.tenants",
 )

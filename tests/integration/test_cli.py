@@ -14,13 +14,15 @@ from tests.conftest import Infra
 
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
-from dunning.common.tenancy.service import authenticate
-from dunning.common.tenancy.tables import webhook_secrets
+from dunning.common.tenancy.service import authenticate, processor_credentials_for
+from dunning.common.tenancy.tables import processor_credentials, webhook_secrets
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 
-async def dunning(infra: Infra, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+async def dunning(
+    infra: Infra, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> tuple[int, str, str]:
     environment = env or {
         **os.environ,
         "DUNNING_DATABASE_URL": infra.database_url,
@@ -33,10 +35,11 @@ async def dunning(infra: Infra, *args: str, env: dict[str, str] | None = None) -
         "dunning.cli",
         *args,
         env=environment,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -178,3 +181,32 @@ async def test_secrets_for_an_unknown_processor_are_refused(infra: Infra) -> Non
     code, _, err = await dunning(infra, "tenants", "secrets", "add", tenant_id, "--provider", "paypal")
     assert code == 1
     assert "no processor named 'paypal'" in err
+
+
+async def test_stripe_keys_are_stored_sealed_and_shown_only_as_a_hint(
+    infra: Infra, clean_db: Database, box: SecretBox
+) -> None:
+    key = "sk_test_" + "k" * 24 + "WXYZ"
+    code, out, err = await dunning(infra, "tenants", "create", "Keyed", "--json", "--stripe-api-key", key)
+    assert code == 0, err
+    tenant_id = json.loads(out)["tenant_id"]
+    async with clean_db.unit_of_work() as uow:
+        stored = await processor_credentials_for(uow.session, box, tenant_id, "stripe")
+        sealed = (await uow.session.execute(select(processor_credentials.c.sealed_api_key))).scalar_one()
+    assert stored is not None
+    assert (stored.api_key, stored.livemode) == (key, False)
+    assert key.encode() not in sealed
+
+    live = "rk_live_" + "r" * 24 + "ABCD"
+    code, out, err = await dunning(infra, "tenants", "set-stripe-key", tenant_id, stdin=f"{live}\n".encode())
+    assert code == 0, err
+    assert out.strip() == f"stripe key set for {tenant_id}: rk_live_…ABCD"
+    assert live not in out + err
+    async with clean_db.unit_of_work() as uow:
+        replaced = await processor_credentials_for(uow.session, box, tenant_id, "stripe")
+    assert replaced is not None
+    assert (replaced.api_key, replaced.livemode) == (live, True)
+
+    code, _, err = await dunning(infra, "tenants", "set-stripe-key", tenant_id, "pk_test_publishable_key_x")
+    assert code == 1
+    assert "a Stripe API key starts with sk_live_, sk_test_, rk_live_ or rk_test_" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, TypeVar
@@ -112,11 +113,20 @@ def tenants_create(
         str | None,
         typer.Option(help="Stripe's signing secret (whsec_...); one is generated if omitted."),
     ] = None,
+    stripe_api_key: Annotated[
+        str | None, typer.Option(help="The Stripe secret or restricted key to charge with ('-': read stdin).")
+    ] = None,
 ) -> None:
     """Create a tenant; prints its API key once (it is stored hashed) and its webhook secret."""
-    created = _with_session(
-        lambda s, box: tenancy.create_tenant(s, box, name, stripe_webhook_secret=stripe_webhook_secret)
-    )
+    api_key = _read_secret(stripe_api_key)
+
+    async def create(session: AsyncSession, box: SecretBox) -> tenancy.CreatedTenant:
+        created = await tenancy.create_tenant(session, box, name, stripe_webhook_secret=stripe_webhook_secret)
+        if api_key is not None:
+            await tenancy.set_processor_key(session, box, created.tenant_id, "stripe", api_key)
+        return created
+
+    created = _with_session(create)
     result = {
         "tenant_id": created.tenant_id,
         "name": created.name,
@@ -176,6 +186,29 @@ def secrets_add(
         typer.echo(json.dumps({"secret_id": secret_id, "secret": value}))
     else:
         typer.echo(f"{secret_id}  {value}")
+
+
+@tenants_app.command("set-stripe-key")
+def tenants_set_stripe_key(
+    tenant_id: str,
+    api_key: Annotated[
+        str,
+        typer.Argument(
+            help="sk_live_/sk_test_/rk_... key, or '-' to read it from stdin (keeps it out of ps)"
+        ),
+    ] = "-",
+) -> None:
+    """Set or replace the Stripe key the retry service charges with (stored sealed)."""
+    key = _read_secret(api_key)
+    assert key is not None
+    hint = _with_session(lambda s, box: tenancy.set_processor_key(s, box, tenant_id, "stripe", key))
+    typer.echo(f"stripe key set for {tenant_id}: {hint}")
+
+
+def _read_secret(value: str | None) -> str | None:
+    if value == "-":
+        return sys.stdin.readline().strip()
+    return value
 
 
 @tenants_app.command("reseal-secrets")

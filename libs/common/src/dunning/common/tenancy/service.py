@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.crypto import SecretBox, hash_token
-from dunning.common.tenancy.tables import api_keys, tenants, webhook_secrets
+from dunning.common.tenancy.tables import api_keys, processor_credentials, tenants, webhook_secrets
 
 SCOPES = ("read", "write", "admin")
 API_KEY_PREFIX = "dk_"
@@ -200,14 +201,81 @@ async def active_webhook_secrets(
 
 
 async def reseal_secrets(session: AsyncSession, box: SecretBox) -> int:
-    """Seal every stored secret again with the primary key, so older keys can be dropped."""
-    rows = (
-        await session.execute(select(webhook_secrets.c.id, webhook_secrets.c.sealed_secret).with_for_update())
-    ).all()
-    for row in rows:
-        await session.execute(
-            update(webhook_secrets)
-            .where(webhook_secrets.c.id == row.id)
-            .values(sealed_secret=box.reseal(bytes(row.sealed_secret)))
+    """Seal every stored secret (webhook secrets, processor keys) again with the primary key."""
+    count = 0
+    for table, column, key in (
+        (webhook_secrets, webhook_secrets.c.sealed_secret, (webhook_secrets.c.id,)),
+        (
+            processor_credentials,
+            processor_credentials.c.sealed_api_key,
+            (processor_credentials.c.tenant_id, processor_credentials.c.provider),
+        ),
+    ):
+        rows = (await session.execute(select(*key, column).with_for_update())).all()
+        for row in rows:
+            where = [c == row._mapping[c] for c in key]
+            await session.execute(
+                update(table).where(*where).values({column.name: box.reseal(bytes(row._mapping[column]))})
+            )
+        count += len(rows)
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorCredentials:
+    tenant_id: str
+    provider: str
+    api_key: str
+    livemode: bool
+
+
+def _stripe_key_facts(api_key: str) -> tuple[bool, str]:
+    # Secret (sk_) and restricted (rk_) keys; publishable keys (pk_) cannot charge.
+    for prefix, live in (("sk_live_", True), ("rk_live_", True), ("sk_test_", False), ("rk_test_", False)):
+        if api_key.startswith(prefix) and len(api_key) > len(prefix) + 8:
+            return live, f"{prefix}…{api_key[-4:]}"
+    raise ValueError("a Stripe API key starts with sk_live_, sk_test_, rk_live_ or rk_test_")
+
+
+async def set_processor_key(
+    session: AsyncSession, box: SecretBox, tenant_id: str, provider: str, api_key: str
+) -> str:
+    """Store (or replace) the tenant's processor key, sealed; returns a hint safe to show."""
+    await require_tenant(session, tenant_id)
+    if provider != "stripe":
+        raise ValueError(f"no processor named {provider!r}")
+    livemode, hint = _stripe_key_facts(api_key.strip())
+    statement = insert(processor_credentials).values(
+        tenant_id=tenant_id,
+        provider=provider,
+        sealed_api_key=box.seal(api_key.strip()),
+        livemode=livemode,
+        key_hint=hint,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[processor_credentials.c.tenant_id, processor_credentials.c.provider],
+            set_={
+                "sealed_api_key": statement.excluded.sealed_api_key,
+                "livemode": statement.excluded.livemode,
+                "key_hint": statement.excluded.key_hint,
+                "updated_at": func.now(),
+            },
         )
-    return len(rows)
+    )
+    return hint
+
+
+async def processor_credentials_for(
+    session: AsyncSession, box: SecretBox, tenant_id: str, provider: str
+) -> ProcessorCredentials | None:
+    row = (
+        await session.execute(
+            select(processor_credentials).where(
+                processor_credentials.c.tenant_id == tenant_id, processor_credentials.c.provider == provider
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return ProcessorCredentials(tenant_id, provider, box.open(bytes(row.sealed_api_key)), row.livemode)

@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -53,4 +54,16 @@ webhook_secrets = Table(
         "provider",
         postgresql_where=text("retired_at IS NULL"),
     ),
+)
+
+processor_credentials = Table(
+    "processor_credentials",
+    metadata,
+    Column("tenant_id", Text, ForeignKey("tenancy.tenants.id"), primary_key=True),
+    Column("provider", Text, primary_key=True),
+    Column("sealed_api_key", LargeBinary, nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    # The key's prefix and last four characters, for humans to tell keys apart; never the key.
+    Column("key_hint", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

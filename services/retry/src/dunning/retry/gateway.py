@@ -1,0 +1,268 @@
+"""The retry service's door to the processor: Stripe through the official SDK, async.
+
+Declines are outcomes, not errors. Rate limits (429), processor errors (5xx) and network
+failures are retried with jittered exponential backoff; every charge carries an idempotency
+key, so a retry — ours or a restarted process's — can never charge twice. A token bucket per
+processor account keeps us under Stripe's write limits (live 100/s, test 25/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import stripe
+from stripe.params import InvoicePayParams
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from dunning.common.tenancy.service import ProcessorCredentials
+from dunning.retry.domain.methods import StoredMethod
+
+T = TypeVar("T")
+
+_TRANSIENT = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
+
+
+class ProcessorUnavailable(Exception):
+    """The processor could not be reached or kept refusing for capacity; try the attempt later."""
+
+
+class ProcessorRefused(Exception):
+    """A request the processor will never accept as sent (not a card decline)."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSnapshot:
+    id: str
+    status: str  # draft | open | paid | uncollectible | void
+    amount_remaining: int
+    currency: str
+    customer_id: str | None
+    subscription_id: str | None
+    default_payment_method_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    succeeded: bool
+    payment_intent_id: str | None = None
+    charge_id: str | None = None
+    decline_code: str | None = None
+    failure_code: str | None = None
+    advice_code: str | None = None
+    network_advice_code: str | None = None
+    message: str | None = None
+
+
+class TokenBucket:
+    """At most ``rate`` requests per second on average, bursts up to ``rate``."""
+
+    def __init__(
+        self,
+        rate: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._rate = rate
+        self._tokens = rate
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._at = monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                self._tokens = min(self._rate, self._tokens + (now - self._at) * self._rate)
+                self._at = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await self._sleep((1 - self._tokens) / self._rate)
+
+
+class StripeGateway:
+    def __init__(
+        self,
+        *,
+        api_base: str | None = None,
+        live_rate: float = 100.0,
+        test_rate: float = 25.0,
+        attempts: int = 5,
+        max_wait: float = 8.0,
+    ) -> None:
+        self._api_base = api_base
+        self._rates = {True: live_rate, False: test_rate}
+        self._attempts = attempts
+        self._max_wait = max_wait
+        self._clients: dict[tuple[str, str | None], stripe.StripeClient] = {}
+        self._http: list[stripe.HTTPXClient] = []
+        self._buckets: dict[str, TokenBucket] = {}
+
+    async def close(self) -> None:
+        for http in self._http:
+            await http.close_async()  # type: ignore[no-untyped-call]
+        self._http.clear()
+        self._clients.clear()
+
+    def _client(self, creds: ProcessorCredentials, account: str | None) -> stripe.StripeClient:
+        key = (creds.api_key, account)
+        if key not in self._clients:
+            http = stripe.HTTPXClient(allow_sync_methods=False)
+            self._http.append(http)
+            self._clients[key] = stripe.StripeClient(
+                creds.api_key,
+                stripe_account=account,
+                base_addresses={"api": self._api_base} if self._api_base else None,
+                http_client=http,
+                max_network_retries=0,  # ours below: one policy, with jitter, observable in tests
+            )
+        return self._clients[key]
+
+    async def _call(self, creds: ProcessorCredentials, request: Callable[[], Awaitable[T]]) -> T:
+        bucket = self._buckets.setdefault(creds.api_key, TokenBucket(self._rates[creds.livemode]))
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(_TRANSIENT),
+                wait=wait_random_exponential(multiplier=0.2, max=self._max_wait),
+                stop=stop_after_attempt(self._attempts),
+                reraise=True,
+            ):
+                with attempt:
+                    await bucket.take()
+                    return await request()
+        except _TRANSIENT as exc:
+            raise ProcessorUnavailable(f"{type(exc).__name__}: {exc.user_message or exc}") from exc
+        except (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError) as exc:
+            raise ProcessorRefused(str(exc.user_message or exc), exc.code) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying returns or raises
+
+    async def invoice(
+        self, creds: ProcessorCredentials, invoice_id: str, account: str | None
+    ) -> InvoiceSnapshot:
+        client = self._client(creds, account)
+        invoice = (await self._call(creds, lambda: client.v1.invoices.retrieve_async(invoice_id))).to_dict()
+        customer_default: str | None = None
+        default = _id(invoice.get("default_payment_method"))
+        customer_id = _id(invoice.get("customer"))
+        if default is None and customer_id is not None:
+            customer = (
+                await self._call(creds, lambda: client.v1.customers.retrieve_async(customer_id))
+            ).to_dict()
+            settings = customer.get("invoice_settings") or {}
+            customer_default = _id(settings.get("default_payment_method"))
+        return InvoiceSnapshot(
+            id=invoice["id"],
+            status=str(invoice.get("status")),
+            amount_remaining=int(invoice.get("amount_remaining") or 0),
+            currency=str(invoice.get("currency", "")).upper(),
+            customer_id=customer_id,
+            # API versions before 2025-03-31 name it on the invoice; later ones under parent.
+            subscription_id=_id(invoice.get("subscription"))
+            or _id(((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")),
+            default_payment_method_id=default or customer_default,
+        )
+
+    async def stored_methods(
+        self, creds: ProcessorCredentials, customer_id: str, account: str | None
+    ) -> list[StoredMethod]:
+        client = self._client(creds, account)
+        listing = await self._call(
+            creds, lambda: client.v1.customers.payment_methods.list_async(customer_id, params={"limit": 100})
+        )
+        customer = (
+            await self._call(creds, lambda: client.v1.customers.retrieve_async(customer_id))
+        ).to_dict()
+        default = _id((customer.get("invoice_settings") or {}).get("default_payment_method"))
+        methods = []
+        for item in listing.data:
+            pm = item.to_dict()
+            card = pm.get("card") or {}
+            methods.append(
+                StoredMethod(
+                    id=pm["id"],
+                    kind=str(pm.get("type", "card")),
+                    brand=card.get("brand"),
+                    exp_month=card.get("exp_month"),
+                    exp_year=card.get("exp_year"),
+                    is_default=pm["id"] == default,
+                    created=datetime.fromtimestamp(int(pm.get("created") or 0), UTC),
+                )
+            )
+        return methods
+
+    async def pay(
+        self,
+        creds: ProcessorCredentials,
+        invoice_id: str,
+        *,
+        payment_method_id: str | None,
+        idempotency_key: str,
+        account: str | None,
+    ) -> ChargeResult:
+        """Charge the invoice once per ``idempotency_key``, however often this is called."""
+        client = self._client(creds, account)
+        params: InvoicePayParams = {"off_session": True}
+        if payment_method_id:
+            params["payment_method"] = payment_method_id
+        try:
+            paid = await self._call(
+                creds,
+                lambda: client.v1.invoices.pay_async(
+                    invoice_id, params=params, options={"idempotency_key": idempotency_key}
+                ),
+            )
+        except stripe.CardError as exc:
+            return _declined(exc)
+        invoice = paid.to_dict()
+        return ChargeResult(
+            succeeded=invoice.get("status") == "paid", payment_intent_id=_id(invoice.get("payment_intent"))
+        )
+
+    async def mark_uncollectible(
+        self, creds: ProcessorCredentials, invoice_id: str, account: str | None
+    ) -> None:
+        client = self._client(creds, account)
+        await self._call(creds, lambda: client.v1.invoices.mark_uncollectible_async(invoice_id))
+
+    async def cancel_subscription(
+        self, creds: ProcessorCredentials, subscription_id: str, account: str | None
+    ) -> None:
+        client = self._client(creds, account)
+        await self._call(creds, lambda: client.v1.subscriptions.cancel_async(subscription_id))
+
+
+def _declined(exc: stripe.CardError) -> ChargeResult:
+    error = exc.error
+    intent = getattr(error, "payment_intent", None) if error is not None else None
+    charge = getattr(error, "charge", None) if error is not None else None
+    return ChargeResult(
+        succeeded=False,
+        payment_intent_id=_id(intent),
+        charge_id=_id(charge),
+        decline_code=getattr(error, "decline_code", None),
+        failure_code=exc.code,
+        advice_code=getattr(error, "advice_code", None),
+        network_advice_code=getattr(error, "network_advice_code", None),
+        message=str(exc.user_message or exc),
+    )
+
+
+def _id(value: Any) -> str | None:
+    """Stripe gives either an id or the expanded object; we want the id."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    # A plain dict (to_dict()) or an SDK StripeObject (error payloads keep those).
+    found = value.get("id") if isinstance(value, dict) else getattr(value, "id", None)
+    return str(found) if found else None

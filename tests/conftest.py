@@ -31,6 +31,7 @@ _TABLES = (
     "retry.outbox",
     "retry.outbox_watermarks",
     "retry.policies",
+    "retry.attempts",
     "tenancy.webhook_secrets",
     "tenancy.processor_credentials",
     "tenancy.api_keys",

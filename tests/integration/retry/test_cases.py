@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from dunning.common.clock import FixedClock
 from dunning.common.consumer import PermanentFailure
 from dunning.common.db import Database
 from dunning.common.events.envelope import CloudEvent, decode_event
-from dunning.retry.handlers import on_payment_event
+from dunning.retry.handlers import PaymentEventHandler
 from dunning.retry.tables import cases, outbox, timeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -59,10 +60,11 @@ def payment_event(
     )
 
 
-async def deliver(db: Database, *events: CloudEvent) -> None:
+async def deliver(db: Database, *events: CloudEvent, now: datetime | None = None) -> None:
+    handler = PaymentEventHandler(FixedClock(now or T0 + timedelta(hours=1)))
     for event in events:
         async with db.unit_of_work() as uow:
-            await on_payment_event(uow.session, event)
+            await handler(uow.session, event)
             await uow.commit()
 
 

@@ -13,13 +13,14 @@ from tests.conftest import Infra
 from tests.support.kafka import TopicTap
 from tests.support.stripe_events import encode, invoice_payment_failed, signed_headers
 
+from dunning.common.clock import SystemClock
 from dunning.common.consumer import ConsumerConfig, EventConsumer
 from dunning.common.db import Database
 from dunning.common.events.envelope import decode_event
 from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC, RECOVERY_EVENTS_TOPIC
 from dunning.common.kafka import make_producer
 from dunning.common.tenancy.service import CreatedTenant
-from dunning.retry.handlers import on_payment_event
+from dunning.retry.handlers import PaymentEventHandler
 from dunning.retry.tables import SCHEMA, cases
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -36,7 +37,7 @@ async def test_webhook_to_case_to_recovery_events(
     config = ConsumerConfig(
         name=f"retry-cases-{uuid.uuid4().hex[:6]}", topics=[PAYMENT_EVENTS_TOPIC], inbox_schema=SCHEMA
     )
-    consumer = EventConsumer(clean_db, infra.bootstrap, config, on_payment_event, producer)
+    consumer = EventConsumer(clean_db, infra.bootstrap, config, PaymentEventHandler(SystemClock()), producer)
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 
+from dunning.common.clock import Clock, SystemClock
 from dunning.common.consumer import ConsumerConfig, EventConsumer
 from dunning.common.db import Database
 from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
 from dunning.common.migrations import MigrationSet
 from dunning.retry.api import policy_router, router
-from dunning.retry.handlers import CONSUMER_NAME, on_payment_event
+from dunning.retry.handlers import CONSUMER_NAME, PaymentEventHandler
 from dunning.retry.tables import SCHEMA
 
 
@@ -23,7 +24,12 @@ OUTBOX_SCHEMA = SCHEMA
 
 
 def case_consumer(
-    db: Database, bootstrap: str, dlq_producer: AIOKafkaProducer, *, group_instance_id: str | None = None
+    db: Database,
+    bootstrap: str,
+    dlq_producer: AIOKafkaProducer,
+    *,
+    group_instance_id: str | None = None,
+    clock: Clock | None = None,
 ) -> EventConsumer:
     """Payment events → dunning cases (the consumer group ``retry-cases``)."""
     config = ConsumerConfig(
@@ -32,4 +38,4 @@ def case_consumer(
         inbox_schema=SCHEMA,
         group_instance_id=group_instance_id,
     )
-    return EventConsumer(db, bootstrap, config, on_payment_event, dlq_producer)
+    return EventConsumer(db, bootstrap, config, PaymentEventHandler(clock or SystemClock()), dlq_producer)

@@ -8,6 +8,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dunning.common.clock import Clock
 from dunning.common.consumer import PermanentFailure
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
 from dunning.common.events.payment import (
@@ -21,8 +22,8 @@ from dunning.common.events.payment import (
 from dunning.common.events.recovery import CaseEventData, RecoveryEventType
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.outbox import enqueue
-from dunning.retry import repository
-from dunning.retry.domain.lifecycle import Fact, InvoiceLedger, fact_of
+from dunning.retry import planning, repository
+from dunning.retry.domain.lifecycle import UNPAID, CaseStatus, Fact, InvoiceLedger, fact_of
 from dunning.retry.domain.lifecycle import apply_fact as lifecycle_apply_fact
 from dunning.retry.tables import SCHEMA
 
@@ -37,45 +38,64 @@ def canonical_type(cloudevents_type: str) -> str:
     return cloudevents_type.removeprefix("dunning.").rsplit(".v", 1)[0]
 
 
-async def on_payment_event(session: AsyncSession, event: CloudEvent) -> None:
-    try:
-        kind = PaymentEventType(canonical_type(event.type))
-    except ValueError:
-        log.info("payment event type not for retry", type=event.type, event_id=event.id)
-        return
-    try:
-        data = cast(PaymentEventData, DATA_MODELS[kind].model_validate(event.data))
-    except ValidationError as exc:
-        raise PermanentFailure(f"{event.type} {event.id} does not match its schema: {exc}") from exc
-    if data.tenant_id != event.tenantid:
-        raise PermanentFailure(f"{event.id}: data.tenant_id {data.tenant_id} != tenantid {event.tenantid}")
-    invoice_id = _invoice_of(data)
-    dispute_status = data.status if isinstance(data, DisputeData) else None
-    fact = fact_of(kind.value, dispute_status=dispute_status)
-    if invoice_id is None or fact is None:
-        return  # payment method changes and unlinked disputes: nothing for the case ledger yet
-    record = await repository.lock_or_create(
-        session, tenant_id=data.tenant_id, invoice_id=invoice_id, provider=data.provider
-    )
-    transition = lifecycle_apply_fact(record.ledger, fact, data.occurred_at)
-    details = {**record.details, **_details(data, fact, record.details)}
-    await repository.save(session, record.id, transition.ledger, details)
-    await repository.add_to_timeline(
-        session,
-        case_id=record.id,
-        tenant_id=data.tenant_id,
-        at=data.occurred_at,
-        kind="fact",
-        type=kind.value,
-        note=transition.note,
-        cause_event_id=event.id,
-        data={k: v for k, v in event.data.items() if k in _TIMELINE_FIELDS},
-    )
-    for name in transition.events:
-        await enqueue(
+class PaymentEventHandler:
+    """The consumer's handler: one payment event, applied to its case in the consumer's transaction."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
+        try:
+            kind = PaymentEventType(canonical_type(event.type))
+        except ValueError:
+            log.info("payment event type not for retry", type=event.type, event_id=event.id)
+            return
+        try:
+            data = cast(PaymentEventData, DATA_MODELS[kind].model_validate(event.data))
+        except ValidationError as exc:
+            raise PermanentFailure(f"{event.type} {event.id} does not match its schema: {exc}") from exc
+        if data.tenant_id != event.tenantid:
+            raise PermanentFailure(
+                f"{event.id}: data.tenant_id {data.tenant_id} != tenantid {event.tenantid}"
+            )
+        invoice_id = _invoice_of(data)
+        dispute_status = data.status if isinstance(data, DisputeData) else None
+        fact = fact_of(kind.value, dispute_status=dispute_status)
+        if invoice_id is None or fact is None:
+            return  # payment method changes and unlinked disputes: nothing for the case ledger yet
+        record = await repository.lock_or_create(
+            session, tenant_id=data.tenant_id, invoice_id=invoice_id, provider=data.provider
+        )
+        failure = _failure_facts(data) if fact is Fact.FAILED else None
+        if failure is not None and await planning.is_known_charge(
+            session, record.id, failure.get("charge_id")
+        ):
+            await repository.add_to_timeline(
+                session,
+                case_id=record.id,
+                tenant_id=data.tenant_id,
+                at=data.occurred_at,
+                kind="fact",
+                type=kind.value,
+                note="the same failed charge, reported again",
+                cause_event_id=event.id,
+            )
+            return
+        transition = lifecycle_apply_fact(record.ledger, fact, data.occurred_at)
+        details = {**record.details, **_details(data, fact, record.details)}
+        await repository.save(session, record.id, transition.ledger, details)
+        await repository.add_to_timeline(
             session,
-            SCHEMA,
-            RECOVERY_EVENTS_TOPIC,
+            case_id=record.id,
+            tenant_id=data.tenant_id,
+            at=data.occurred_at,
+            kind="fact",
+            type=kind.value,
+            note=transition.note,
+            cause_event_id=event.id,
+            data={k: v for k, v in event.data.items() if k in _TIMELINE_FIELDS},
+        )
+        outgoing = [
             _case_event(
                 RecoveryEventType(name),
                 record.id,
@@ -86,8 +106,41 @@ async def on_payment_event(session: AsyncSession, event: CloudEvent) -> None:
                 kind.value,
                 transition.note,
                 data,
-            ),
-        )
+            )
+            for name in transition.events
+        ]
+        if failure is not None and transition.ledger.status in UNPAID:
+            await planning.record_processor_failure(
+                session, case_id=record.id, tenant_id=data.tenant_id, at=data.occurred_at, facts=failure
+            )
+        if transition.ledger.status is not CaseStatus.OPEN:
+            await planning.cancel_pending(session, record.id, transition.note)
+        elif fact in (Fact.FAILED, Fact.DISPUTE_WON):
+            outgoing += await planning.plan_next(
+                session,
+                case_id=record.id,
+                tenant_id=data.tenant_id,
+                invoice_id=invoice_id,
+                ledger=transition.ledger,
+                details=details,
+                now=self._clock.now(),
+            )
+        for outgoing_event in outgoing:
+            await enqueue(session, SCHEMA, RECOVERY_EVENTS_TOPIC, outgoing_event)
+
+
+def _failure_facts(data: PaymentEventData) -> dict[str, Any] | None:
+    if not isinstance(data, InvoicePaymentData):
+        return None
+    return {
+        "charge_id": data.charge_id,
+        "payment_method_id": data.payment_method_id,
+        "card_brand": data.card_brand,
+        "decline_code": data.decline_code,
+        "failure_code": data.failure_code,
+        "advice_code": data.advice_code,
+        "network_advice_code": data.network_advice_code,
+    }
 
 
 _TIMELINE_FIELDS = frozenset(

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -72,6 +73,37 @@ timeline = Table(
     Column("cause_event_id", Text),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Index("ix_case_timeline_case_at", "case_id", "at"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("case_id", Text, ForeignKey("retry.cases.id"), nullable=False),
+    Column("tenant_id", Text, nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("kind", Text, nullable=False),  # charge | end_action
+    Column("source", Text, nullable=False),  # processor (its own attempt, reported) | dunning (ours)
+    Column("status", Text, nullable=False),  # scheduled | claimed | succeeded | failed | skipped | canceled
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("method_id", Text),
+    Column("card_brand", Text),
+    Column("reason", Text, nullable=False),
+    Column("success_probability", Float),
+    # case_id:attempt_no:method: the Stripe idempotency key, so no retry can charge twice.
+    Column("idempotency_key", Text, unique=True),
+    Column("charge_ref", Text),  # the processor's charge id, to recognise the same failure reported twice
+    Column("decline_code", Text),
+    Column("failure_code", Text),
+    Column("advice_code", Text),
+    Column("network_advice_code", Text),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("claimed_by", Text),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("case_id", "attempt_no", name="uq_attempts_case_number"),
+    Index("ix_attempts_due", "due_at", postgresql_where=text("status = 'scheduled'")),
+    Index("ix_attempts_charge_ref", "case_id", "charge_ref"),
 )
 
 policies = Table(

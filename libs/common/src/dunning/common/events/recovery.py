@@ -20,6 +20,9 @@ class RecoveryEventType(StrEnum):
     CASE_WRITTEN_OFF = "case.written_off"
     CASE_DISPUTED = "case.disputed"
     CASE_CLOSED = "case.closed"
+    ATTEMPT_SCHEDULED = "attempt.scheduled"
+    ATTEMPT_SUCCEEDED = "attempt.succeeded"
+    ATTEMPT_FAILED = "attempt.failed"
 
     @property
     def cloudevents_type(self) -> str:
@@ -53,4 +56,32 @@ class CaseEventData(BaseModel):
     cause_type: str = Field(description="e.g. 'payment.failed' or 'action.pause'.")
 
 
-DATA_MODELS: dict[RecoveryEventType, type[BaseModel]] = dict.fromkeys(RecoveryEventType, CaseEventData)
+class AttemptEventData(BaseModel):
+    """A charge attempt of a case: planned (with why and when), or what came of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str
+    case_id: str
+    invoice_id: str
+    attempt_id: str
+    attempt_number: int = Field(ge=1)
+    payment_method_id: str | None = Field(default=None, description="None: the invoice's default method.")
+    due_at: AwareDatetime = Field(description="When it is (or was) due.")
+    reason: str = Field(description="Why this attempt, at this time (human-readable).")
+    success_probability: float | None = Field(default=None, ge=0, le=1)
+    amount: int = Field(ge=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    decline_code: str | None = None
+    failure_code: str | None = None
+    occurred_at: AwareDatetime
+
+
+_ATTEMPT_TYPES = {
+    RecoveryEventType.ATTEMPT_SCHEDULED,
+    RecoveryEventType.ATTEMPT_SUCCEEDED,
+    RecoveryEventType.ATTEMPT_FAILED,
+}
+DATA_MODELS: dict[RecoveryEventType, type[BaseModel]] = {
+    t: AttemptEventData if t in _ATTEMPT_TYPES else CaseEventData for t in RecoveryEventType
+}

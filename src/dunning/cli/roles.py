@@ -16,6 +16,7 @@ import uvicorn
 
 from dunning.cli.settings import SystemSettings
 from dunning.cli.system import OUTBOX_SCHEMAS, QuietServer
+from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.topics import ALL_TOPICS
 from dunning.common.health import Health
@@ -33,7 +34,8 @@ def serve_role(role: str, settings: SystemSettings) -> None:
         app = create_ingest_app(settings)
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
     elif role in ("relay", "retry"):
-        settings.require("database_url", "kafka_bootstrap")
+        # retry opens tenants' sealed Stripe keys; the relay only moves events.
+        settings.require("database_url", "kafka_bootstrap", *(("secret_key",) if role == "retry" else ()))
         asyncio.run(_serve_workers(role, settings))
     else:
         raise SystemExit(f"unknown role {role!r}")
@@ -63,6 +65,7 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
 
     health.add_check("broker", broker)
     workers: list[Worker] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
     if role == "relay":
         relay = OutboxRelay(
             db,
@@ -75,9 +78,15 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
         workers.append(relay.run)
     else:
         # Static membership from the pod name: a restarted pod gets its partitions back at once.
-        consumer = retry.case_consumer(db, bootstrap, producer, group_instance_id=os.environ.get("POD_NAME"))
+        pod = os.environ.get("POD_NAME")
+        consumer = retry.case_consumer(db, bootstrap, producer, group_instance_id=pod)
         health.add_heartbeat(consumer.heartbeat)
-        workers.append(consumer.run)
+        executor, gateway = retry.attempt_executor(
+            settings, db, SecretBox(settings.require_secret_key()), worker_id=pod or f"retry-{os.getpid()}"
+        )
+        health.add_heartbeat(executor.heartbeat)
+        workers += [consumer.run, executor.run]
+        closers.append(gateway.close)
     server = QuietServer(
         uvicorn.Config(
             build_app(title=f"Dunning {role}", routers=[], health=health),
@@ -101,5 +110,7 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
             await asyncio.gather(*(worker(stop) for worker in workers))
             server.should_exit = True
     finally:
+        for close in closers:
+            await close()
         await producer.stop()
         await db.dispose()

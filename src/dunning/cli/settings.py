@@ -12,12 +12,13 @@ from pydantic import SecretStr
 from dunning.common.crypto import load_or_create_key
 from dunning.common.settings import MissingSettings
 from dunning.ingest.settings import IngestSettings
+from dunning.retry.settings import RetrySettings
 
 RUNTIME_FILE = "runtime.json"
 SECRET_KEY_FILE = "secret.key"
 
 
-class SystemSettings(IngestSettings):
+class SystemSettings(IngestSettings, RetrySettings):
     """Everything every service reads: what the all-in-one runner and the CLI tools use."""
 
 

@@ -135,6 +135,8 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     health.add_heartbeat(janitor.heartbeat)
     cases = retry.case_consumer(db, endpoints.kafka_bootstrap, producer)
     health.add_heartbeat(cases.heartbeat)
+    executor, gateway = retry.attempt_executor(settings, db, box, worker_id=f"run-{os.getpid()}")
+    health.add_heartbeat(executor.heartbeat)
     app = build_system_app(settings, db, box, health)
     server = QuietServer(
         uvicorn.Config(
@@ -163,6 +165,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             relay_task = group.create_task(relay.run(stop))
             janitor_task = group.create_task(janitor.run(stop))
             cases_task = group.create_task(cases.run(stop))
+            executor_task = group.create_task(executor.run(stop))
             server_task = group.create_task(server.serve())
             while not server.started and not server_task.done():
                 await asyncio.sleep(0.05)
@@ -183,10 +186,12 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             await relay_task
             await janitor_task
             await cases_task
+            await executor_task
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         runtime_path(settings.data_dir).unlink(missing_ok=True)
+        await gateway.close()
         await producer.stop()
         await db.dispose()
 

@@ -7,11 +7,15 @@ from fastapi import APIRouter
 
 from dunning.common.clock import Clock, SystemClock
 from dunning.common.consumer import ConsumerConfig, EventConsumer
+from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
 from dunning.common.migrations import MigrationSet
 from dunning.retry.api import policy_router, router
+from dunning.retry.executor import AttemptExecutor, ExecutorConfig
+from dunning.retry.gateway import StripeGateway
 from dunning.retry.handlers import CONSUMER_NAME, PaymentEventHandler
+from dunning.retry.settings import RetrySettings
 from dunning.retry.tables import SCHEMA
 
 
@@ -39,3 +43,19 @@ def case_consumer(
         group_instance_id=group_instance_id,
     )
     return EventConsumer(db, bootstrap, config, PaymentEventHandler(clock or SystemClock()), dlq_producer)
+
+
+def attempt_executor(
+    settings: RetrySettings, db: Database, box: SecretBox, *, worker_id: str, clock: Clock | None = None
+) -> tuple[AttemptExecutor, StripeGateway]:
+    """The durable-timer worker and the gateway it charges through (close it on shutdown)."""
+    gateway = StripeGateway(api_base=settings.stripe_api_base)
+    executor = AttemptExecutor(
+        db,
+        box,
+        gateway,
+        clock or SystemClock(),
+        worker_id=worker_id,
+        config=ExecutorConfig(batch=settings.retry_worker_batch, poll_interval=settings.retry_poll_seconds),
+    )
+    return executor, gateway

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.clock import Clock
 from dunning.common.consumer import PermanentFailure
-from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
+from dunning.common.events.envelope import CloudEvent
 from dunning.common.events.payment import (
     DATA_MODELS,
     DisputeData,
@@ -19,11 +19,12 @@ from dunning.common.events.payment import (
     PaymentEventType,
     SubscriptionData,
 )
-from dunning.common.events.recovery import CaseEventData, RecoveryEventType
+from dunning.common.events.recovery import RecoveryEventType
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.outbox import enqueue
 from dunning.retry import planning, repository
-from dunning.retry.domain.lifecycle import UNPAID, CaseStatus, Fact, InvoiceLedger, fact_of
+from dunning.retry.case_events import case_event
+from dunning.retry.domain.lifecycle import UNPAID, CaseStatus, Fact, fact_of
 from dunning.retry.domain.lifecycle import apply_fact as lifecycle_apply_fact
 from dunning.retry.tables import SCHEMA
 
@@ -96,16 +97,17 @@ class PaymentEventHandler:
             data={k: v for k, v in event.data.items() if k in _TIMELINE_FIELDS},
         )
         outgoing = [
-            _case_event(
+            case_event(
                 RecoveryEventType(name),
-                record.id,
-                invoice_id,
-                transition.ledger,
-                details,
-                event,
-                kind.value,
-                transition.note,
-                data,
+                case_id=record.id,
+                tenant_id=data.tenant_id,
+                invoice_id=invoice_id,
+                ledger=transition.ledger,
+                details=details,
+                note=transition.note,
+                occurred_at=data.occurred_at,
+                cause_id=event.id,
+                cause_type=kind.value,
             )
             for name in transition.events
         ]
@@ -186,47 +188,3 @@ def _details(data: PaymentEventData, fact: Fact, known: dict[str, Any]) -> dict[
         if fact is Fact.FAILED:
             details |= {"decline_code": data.decline_code, "payment_method_id": data.payment_method_id}
     return {k: v for k, v in details.items() if v is not None}
-
-
-def _case_event(
-    event_type: RecoveryEventType,
-    case_id: str,
-    invoice_id: str,
-    ledger: InvoiceLedger,
-    details: dict[str, Any],
-    cause: CloudEvent,
-    cause_type: str,
-    note: str,
-    data: PaymentEventData,
-) -> CloudEvent:
-    body = CaseEventData(
-        tenant_id=data.tenant_id,
-        case_id=case_id,
-        invoice_id=invoice_id,
-        customer_id=details.get("customer_id"),
-        subscription_id=details.get("subscription_id"),
-        status=ledger.status.value,
-        note=note,
-        resolution=ledger.resolution,
-        pause_reasons=sorted(ledger.pause_reasons),
-        amount=details.get("amount") or 0,
-        currency=details.get("currency") or "XXX",  # ISO 4217 "no currency": never for an opened case
-        failures=ledger.failures,
-        decline_code=details.get("decline_code"),
-        hosted_invoice_url=details.get("hosted_invoice_url"),
-        customer_email=details.get("customer_email"),
-        customer_name=details.get("customer_name"),
-        opened_at=ledger.opened_at,
-        occurred_at=data.occurred_at,
-        cause_event_id=cause.id,
-        cause_type=cause_type,
-    )
-    return make_event(
-        event_id=deterministic_event_id(data.tenant_id, case_id, cause.id, event_type.value),
-        source=SOURCE,
-        type=event_type.cloudevents_type,
-        subject=f"{data.tenant_id}:{invoice_id}",
-        time=data.occurred_at,
-        tenant_id=data.tenant_id,
-        data=body,
-    )

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
@@ -24,7 +24,7 @@ from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.domain.schedule import Slot, next_attempt_slot
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, to_domain
 from dunning.retry.repository import get_policy
-from dunning.retry.tables import attempts
+from dunning.retry.tables import SCHEMA, attempts
 
 SOURCE = "/dunning/retry"
 _PENDING = ("scheduled", "claimed")
@@ -78,6 +78,51 @@ async def record_processor_failure(
             finished_at=at,
         )
     )
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, worker: str, batch: int, ttl: timedelta
+) -> list[Any]:
+    """Take up to ``batch`` due attempts for ``worker``; claims older than ``ttl`` are taken back first."""
+    # A claim that old belongs to a replica that died mid-attempt: run it again (same key).
+    await session.execute(
+        update(attempts)
+        .where(attempts.c.status == "claimed", attempts.c.claimed_at < now - ttl)
+        .values(status="scheduled", claimed_by=None)
+    )
+    result = await session.execute(
+        text(
+            f"UPDATE {SCHEMA}.attempts SET status = 'claimed', claimed_at = :now, claimed_by = :me "
+            f"WHERE id IN (SELECT id FROM {SCHEMA}.attempts WHERE status = 'scheduled' AND due_at <= :now "
+            "ORDER BY due_at LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING *"
+        ),
+        {"now": now, "me": worker, "n": batch},
+    )
+    return [row._mapping for row in result]
+
+
+async def still_claimed(session: AsyncSession, attempt_id: str, worker: str) -> bool:
+    found = await session.scalar(
+        select(attempts.c.id).where(
+            attempts.c.id == attempt_id, attempts.c.status == "claimed", attempts.c.claimed_by == worker
+        )
+    )
+    return found is not None
+
+
+async def finish(session: AsyncSession, attempt_id: str, values: dict[str, Any]) -> bool:
+    """Write an attempt's outcome; True if the processor had already reported the same charge
+    (its webhook overtook us), in which case that report is folded into this attempt."""
+    await session.execute(update(attempts).where(attempts.c.id == attempt_id).values(**values))
+    charge = values.get("charge_ref")
+    if not charge:
+        return False
+    folded = await session.execute(
+        attempts.delete().where(
+            attempts.c.charge_ref == charge, attempts.c.source == "processor", attempts.c.id != attempt_id
+        )
+    )
+    return bool(getattr(folded, "rowcount", 0))
 
 
 async def cancel_pending(session: AsyncSession, case_id: str, why: str) -> None:

@@ -68,6 +68,11 @@ async def lock_or_create(
     return _record(row._mapping)
 
 
+async def lock_case(session: AsyncSession, case_id: str) -> CaseRecord:
+    row = (await session.execute(select(cases).where(cases.c.id == case_id).with_for_update())).one()
+    return _record(row._mapping)
+
+
 async def save(session: AsyncSession, case_id: str, ledger: InvoiceLedger, details: dict[str, Any]) -> None:
     known = {k: v for k, v in details.items() if k in DETAIL_COLUMNS and v is not None}
     await session.execute(

@@ -1,0 +1,276 @@
+"""Durable timers: any replica claims due attempts (``FOR UPDATE SKIP LOCKED``) and runs them.
+
+An attempt runs in three steps — read (one transaction), talk to the processor (none), record
+the outcome (one transaction) — so no database lock is held across a network call. A process
+killed anywhere leaves the attempt ``claimed``; after ``claim_ttl`` any replica runs it again
+with the same idempotency key, and Stripe answers with the first outcome: never a second charge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+
+from dunning.common.clock import Clock
+from dunning.common.crypto import SecretBox
+from dunning.common.db import Database
+from dunning.common.events.envelope import CloudEvent
+from dunning.common.events.recovery import RecoveryEventType
+from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
+from dunning.common.health import Heartbeat
+from dunning.common.outbox import enqueue
+from dunning.common.tenancy.service import ProcessorCredentials, processor_credentials_for
+from dunning.retry import planning, repository
+from dunning.retry.case_events import case_event
+from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition, apply_action, apply_fact
+from dunning.retry.domain.policy import EndAction
+from dunning.retry.gateway import ChargeResult, ProcessorRefused, ProcessorUnavailable, StripeGateway
+from dunning.retry.repository import CaseRecord
+from dunning.retry.tables import SCHEMA, cases
+
+log = structlog.get_logger(__name__)
+
+_SETTLED = {"paid": Fact.PAID, "void": Fact.VOIDED, "uncollectible": Fact.UNCOLLECTIBLE}
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    batch: int = 10
+    poll_interval: float = 1.0
+    claim_ttl: timedelta = timedelta(minutes=10)
+    unavailable_backoff: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What phase 2 learned; phase 3 writes it down."""
+
+    status: str  # succeeded | failed | skipped | canceled | rescheduled
+    note: str
+    fact: Fact | None = None
+    action: Action | None = None
+    charge: ChargeResult | None = None
+
+
+class AttemptExecutor:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        gateway: StripeGateway,
+        clock: Clock,
+        *,
+        worker_id: str,
+        config: ExecutorConfig | None = None,
+    ) -> None:
+        self._db = db
+        self._box = box
+        self._gateway = gateway
+        self._clock = clock
+        self._worker = worker_id
+        self._config = config or ExecutorConfig()
+        self.heartbeat = Heartbeat("retry-executor", stale_after=max(60.0, self._config.poll_interval * 10))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.heartbeat.beat()
+            try:
+                ran = await self.run_due()
+            except Exception as exc:  # the database is away: the attempts wait in their rows
+                log.warning("attempt execution failed", error=repr(exc))
+                ran = 0
+            if ran < self._config.batch:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def run_due(self) -> int:
+        """Claim and run one batch of due attempts; how many were claimed."""
+        now = self._clock.now()
+        cfg = self._config
+        async with self._db.unit_of_work() as uow:
+            claimed = await planning.claim_due(
+                uow.session, now=now, worker=self._worker, batch=cfg.batch, ttl=cfg.claim_ttl
+            )
+            await uow.commit()
+        for row in claimed:
+            await self._run(row)
+        return len(claimed)
+
+    async def _run(self, attempt: Any) -> None:
+        async with self._db.unit_of_work() as uow:
+            case = (
+                (await uow.session.execute(select(cases).where(cases.c.id == attempt["case_id"])))
+                .one()
+                ._mapping
+            )
+            creds = await processor_credentials_for(
+                uow.session, self._box, case["tenant_id"], case["provider"]
+            )
+            policy = await planning.tenant_policy(uow.session, case["tenant_id"])
+        if case["status"] != CaseStatus.OPEN.value:
+            outcome = Outcome("canceled", f"not run: the case is {case['status']}")
+        elif creds is None:
+            outcome = Outcome(
+                "skipped", "not run: the tenant has no Stripe API key (dunning tenants set-stripe-key)"
+            )
+        else:
+            try:
+                outcome = await self._talk(attempt, case, creds, policy.end_action)
+            except ProcessorUnavailable as exc:
+                outcome = Outcome("rescheduled", f"processor unavailable ({exc}); trying again later")
+            except ProcessorRefused as exc:
+                outcome = Outcome("failed", f"refused by the processor: {exc}")
+        await self._record(attempt, outcome)
+
+    async def _talk(
+        self, attempt: Any, case: Any, creds: ProcessorCredentials, end_action: EndAction
+    ) -> Outcome:
+        account = case["provider_account"]
+        if attempt["kind"] == "end_action":
+            if end_action is EndAction.MARK_UNCOLLECTIBLE:
+                await self._gateway.mark_uncollectible(creds, case["invoice_id"], account)
+            elif end_action is EndAction.CANCEL_SUBSCRIPTION and case["subscription_id"]:
+                await self._gateway.cancel_subscription(creds, case["subscription_id"], account)
+            return Outcome("succeeded", f"dunning ended: {end_action}", action=Action.EXHAUST)
+        # Before charging, ask the processor: the customer may have paid, or the invoice gone.
+        snapshot = await self._gateway.invoice(creds, case["invoice_id"], account)
+        if snapshot.status in _SETTLED:
+            return Outcome(
+                "skipped",
+                f"not charged: the invoice is already {snapshot.status}",
+                fact=_SETTLED[snapshot.status],
+            )
+        result = await self._gateway.pay(
+            creds,
+            case["invoice_id"],
+            payment_method_id=attempt["method_id"],
+            idempotency_key=attempt["idempotency_key"],
+            account=account,
+        )
+        if result.succeeded:
+            return Outcome("succeeded", "charged: the invoice is paid", fact=Fact.PAID, charge=result)
+        why = result.decline_code or result.failure_code or "declined"
+        return Outcome("failed", f"declined: {why}", charge=result)
+
+    async def _record(self, attempt: Any, outcome: Outcome) -> None:
+        now = self._clock.now()
+        async with self._db.unit_of_work() as uow:
+            session = uow.session
+            record = await repository.lock_case(session, attempt["case_id"])
+            if not await planning.still_claimed(session, attempt["id"], self._worker):
+                return  # our claim expired and another replica took it over: its outcome counts
+            reported_already = await planning.finish(
+                session, attempt["id"], self._attempt_values(attempt, outcome, now)
+            )
+            transition: Transition | None = None
+            if outcome.status == "failed" and not reported_already:
+                transition = apply_fact(record.ledger, Fact.FAILED, now)  # counts the failure, no events
+            elif outcome.fact is not None:
+                transition = apply_fact(record.ledger, outcome.fact, now)
+            elif outcome.action is not None:
+                transition = apply_action(record.ledger, outcome.action, now)
+            ledger = transition.ledger if transition else record.ledger
+            await repository.save(session, record.id, ledger, {})
+            await repository.add_to_timeline(
+                session,
+                case_id=record.id,
+                tenant_id=record.tenant_id,
+                at=now,
+                kind="attempt",
+                type=attempt["kind"],
+                note=f"attempt {attempt['attempt_no']}: {outcome.note}",
+                cause_event_id=attempt["id"],
+                data={"status": outcome.status, "reason": attempt["reason"]},
+            )
+            outgoing = self._attempt_events(attempt, outcome, record, now)
+            if transition is not None:
+                outgoing += [
+                    case_event(
+                        RecoveryEventType(name),
+                        case_id=record.id,
+                        tenant_id=record.tenant_id,
+                        invoice_id=record.invoice_id,
+                        ledger=ledger,
+                        details=record.details,
+                        note=transition.note,
+                        occurred_at=now,
+                        cause_id=attempt["id"],
+                        cause_type=f"attempt.{attempt['kind']}",
+                    )
+                    for name in transition.events
+                ]
+            if ledger.status is not CaseStatus.OPEN:
+                await planning.cancel_pending(session, record.id, f"the case is {ledger.status}")
+            elif outcome.status == "failed" and attempt["kind"] == "charge":
+                outgoing += await planning.plan_next(
+                    session,
+                    case_id=record.id,
+                    tenant_id=record.tenant_id,
+                    invoice_id=record.invoice_id,
+                    ledger=ledger,
+                    details=record.details,
+                    now=now,
+                )
+            for event in outgoing:
+                await enqueue(session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
+            await uow.commit()
+
+    @staticmethod
+    def _attempt_events(
+        attempt: Any, outcome: Outcome, record: CaseRecord, now: datetime
+    ) -> list[CloudEvent]:
+        if attempt["kind"] != "charge" or outcome.status not in ("succeeded", "failed"):
+            return []
+        kind = (
+            RecoveryEventType.ATTEMPT_SUCCEEDED
+            if outcome.status == "succeeded"
+            else RecoveryEventType.ATTEMPT_FAILED
+        )
+        charge = outcome.charge
+        return [
+            planning.attempt_event(
+                kind,
+                tenant_id=record.tenant_id,
+                case_id=record.id,
+                invoice_id=record.invoice_id,
+                attempt_id=attempt["id"],
+                number=attempt["attempt_no"],
+                method_id=attempt["method_id"],
+                due_at=attempt["due_at"],
+                reason=attempt["reason"],
+                probability=attempt["success_probability"],
+                details=record.details,
+                occurred_at=now,
+                decline_code=charge.decline_code if charge else None,
+                failure_code=charge.failure_code if charge else None,
+            )
+        ]
+
+    def _attempt_values(self, attempt: Any, outcome: Outcome, now: datetime) -> dict[str, Any]:
+        if outcome.status == "rescheduled":
+            return {
+                "status": "scheduled",
+                "claimed_by": None,
+                "due_at": now + self._config.unavailable_backoff,
+                "reason": f"{attempt['reason']} — {outcome.note}",
+            }
+        values: dict[str, Any] = {"status": outcome.status, "finished_at": now}
+        charge = outcome.charge
+        if charge is not None:
+            values |= {
+                "charge_ref": charge.charge_id,
+                "decline_code": charge.decline_code,
+                "failure_code": charge.failure_code,
+                "advice_code": charge.advice_code,
+                "network_advice_code": charge.network_advice_code,
+            }
+        if outcome.status == "failed":
+            values["due_at"] = now  # the scheduler counts a failure at the time it happened
+        return values

@@ -104,6 +104,7 @@ def test_exhausted_cases_can_still_recover_and_actions_on_settled_cases_are_refu
     refused = apply_action(ledger, Action.WRITE_OFF, T0 + timedelta(minutes=30))
     assert refused.events == ()
     assert refused.note == "write_off refused: the case is recovered"
+    assert refused.refused
 
 
 def test_dispute_closed_maps_on_the_processor_status() -> None:

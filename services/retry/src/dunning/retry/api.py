@@ -5,16 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
 from dunning.common.auth import ReadPrincipal, WritePrincipal, database
+from dunning.common.clock import Clock, SystemClock
 from dunning.common.db import Database
+from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
+from dunning.common.outbox import enqueue
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
-from dunning.retry import repository
-from dunning.retry.domain.lifecycle import CaseStatus
+from dunning.common.tenancy.service import Principal
+from dunning.retry import actions, repository
+from dunning.retry.domain.lifecycle import Action, CaseStatus
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, from_domain, to_domain
 from dunning.retry.schemas import Case, CaseDetail, CasePage, TimelineEntry
+from dunning.retry.tables import SCHEMA
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 policy_router = APIRouter(prefix="/v1/retry-policy", tags=["retry policy"])
@@ -98,3 +105,78 @@ async def put_retry_policy(
         await repository.put_policy(uow.session, principal.tenant_id, normalized.model_dump(mode="json"))
         await uow.commit()
     return normalized
+
+
+class ActionAnswer(BaseModel):
+    case_id: str
+    status: str
+    note: str
+
+
+def request_clock(request: Request) -> Clock:
+    clock: Clock | None = getattr(request.app.state, "clock", None)
+    return clock or SystemClock()
+
+
+ClockDep = Annotated[Clock, Depends(request_clock)]
+
+
+async def _act(
+    db: Database, clock: Clock, principal: Principal, case_id: str, action: Action | None
+) -> ActionAnswer:
+    now = clock.now()
+    actor = f"api key {principal.key_id}"
+    async with db.unit_of_work() as uow:
+        try:
+            if action is None:
+                result = await actions.retry_now(
+                    uow.session, tenant_id=principal.tenant_id, case_id=case_id, now=now, actor=actor
+                )
+            else:
+                result = await actions.act(
+                    uow.session,
+                    tenant_id=principal.tenant_id,
+                    case_id=case_id,
+                    action=action,
+                    now=now,
+                    actor=actor,
+                )
+        except actions.CaseNotFound:
+            raise Problem(404, "no case with this id", kind="not-found") from None
+        except actions.ActionRefused as exc:
+            raise Problem(409, str(exc), kind="action-refused") from None
+        for event in result.events:
+            await enqueue(uow.session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
+        await uow.commit()
+    return ActionAnswer(case_id=result.case_id, status=result.status, note=result.note)
+
+
+CaseId = Annotated[str, Path(max_length=64)]
+
+
+@router.post("/{case_id}/pause", response_model=ActionAnswer, summary="Pause retries and messages")
+async def pause_case(
+    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> ActionAnswer:
+    return await _act(db, clock, principal, case_id, Action.PAUSE)
+
+
+@router.post("/{case_id}/resume", response_model=ActionAnswer, summary="Lift a manual pause")
+async def resume_case(
+    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> ActionAnswer:
+    return await _act(db, clock, principal, case_id, Action.RESUME)
+
+
+@router.post("/{case_id}/write-off", response_model=ActionAnswer, summary="Give up on the case")
+async def write_off_case(
+    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> ActionAnswer:
+    return await _act(db, clock, principal, case_id, Action.WRITE_OFF)
+
+
+@router.post("/{case_id}/retry", response_model=ActionAnswer, summary="Charge again now (within card caps)")
+async def retry_case(
+    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> ActionAnswer:
+    return await _act(db, clock, principal, case_id, None)

@@ -85,6 +85,7 @@ class Transition:
     ledger: InvoiceLedger
     events: tuple[str, ...]  # recovery event types to publish, in order
     note: str  # one line for the case timeline: what happened and why
+    refused: bool = False  # an action that makes no sense for the case as it is
 
     @property
     def changed(self) -> bool:
@@ -154,7 +155,10 @@ def apply_action(ledger: InvoiceLedger | None, action: Action, at: datetime) -> 
     if ledger is None or ledger.status not in UNPAID:
         state = ledger.status if ledger else CaseStatus.NONE
         return Transition(
-            ledger or InvoiceLedger(CaseStatus.NONE), (), f"{action} refused: the case is {state}"
+            ledger or InvoiceLedger(CaseStatus.NONE),
+            (),
+            f"{action} refused: the case is {state}",
+            refused=True,
         )
     if action is Action.PAUSE:
         return _pause(ledger, "manual", ())
@@ -166,7 +170,7 @@ def apply_action(ledger: InvoiceLedger | None, action: Action, at: datetime) -> 
         )
     if action is Action.EXHAUST:
         if ledger.status is not CaseStatus.OPEN:
-            return Transition(ledger, (), f"exhaust refused: the case is {ledger.status}")
+            return Transition(ledger, (), f"exhaust refused: the case is {ledger.status}", refused=True)
         return Transition(
             replace(ledger, status=CaseStatus.EXHAUSTED), ("case.exhausted",), "retries exhausted"
         )

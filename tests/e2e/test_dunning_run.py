@@ -3,6 +3,7 @@ webhook, stop with SIGTERM, start again on the same data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -164,3 +166,100 @@ def test_run_uses_configured_servers_instead_of_embedded_ones(data_dir: Path, in
         assert httpx.get(runtime["http_url"] + "/readyz", timeout=10).json()["status"] == "ready"
     finally:
         assert running.stop() == 0
+
+
+@pytest.fixture
+def stripe_fake(tmp_path: Path) -> Iterator[str]:
+    """The Stripe fake as a process of its own, like a real processor on the network."""
+    port = free_port()
+    log = (tmp_path / "stripe-fake.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.stripe_fake", "--port", str(port)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=log,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url + "/_fake/charges/summary", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+        log.close()
+
+
+def test_a_failed_payment_is_recovered_by_our_retry_through_stripe(data_dir: Path, stripe_fake: str) -> None:
+    running = Running(
+        data_dir,
+        free_port(),
+        extra_env={"DUNNING_STRIPE_API_BASE": stripe_fake, "DUNNING_RETRY_POLL_SECONDS": "0.2"},
+    )
+    stack = contextlib.ExitStack()
+    try:
+        runtime = running.runtime()
+        tenant = json.loads(
+            running.cli("tenants", "create", "Acme", "--json", "--stripe-api-key", "sk_test_e2e_acme_key")
+        )
+        api = stack.enter_context(
+            httpx.Client(
+                base_url=runtime["http_url"],
+                headers={"Authorization": f"Bearer {tenant['api_key']}"},
+                timeout=10,
+            )
+        )
+        policy = api.get("/v1/retry-policy").json() | {"mode": "own_retries"}
+        assert api.put("/v1/retry-policy", json=policy).status_code == 200
+
+        fake = stack.enter_context(httpx.Client(base_url=stripe_fake, timeout=10))
+        customer = fake.post("/_fake/customers", json={"email": "jenny@example.com"}).json()
+        fake.post(f"/_fake/customers/{customer['id']}/cards", json={"brand": "visa"})
+        invoice = fake.post(
+            "/_fake/invoices", json={"customer": customer["id"], "amount": 1999, "currency": "usd"}
+        ).json()
+        sent = fake.post(
+            "/_fake/webhooks",
+            json={
+                "url": f"{runtime['http_url']}/v1/webhooks/stripe/{tenant['tenant_id']}",
+                "secret": tenant["stripe_webhook_secret"],
+                "type": "invoice.payment_failed",
+                "object": invoice["id"],
+            },
+        ).json()
+        assert sent["delivered"], sent
+        assert sent["status"] == 200, sent
+
+        case = _wait_for(lambda: next(iter(api.get("/v1/cases").json()["data"]), None))
+        assert case["invoice_id"] == invoice["id"]
+        assert api.post(f"/v1/cases/{case['id']}/retry").status_code == 200
+        recovered = _wait_for(lambda: _if(api.get(f"/v1/cases/{case['id']}").json(), status="recovered"))
+        notes = [entry["note"] for entry in recovered["timeline"]]
+        assert any("charged: the invoice is paid" in note for note in notes)
+        summary = fake.get("/_fake/charges", params={"invoice": invoice["id"]}).json()
+        charges = summary["data"] if isinstance(summary, dict) else summary
+        assert [c["status"] for c in charges] == ["succeeded"]
+    finally:
+        stack.close()
+        assert running.stop() == 0
+
+
+def _if(body: dict[str, Any], **expected: Any) -> dict[str, Any] | None:
+    return body if all(body.get(k) == v for k, v in expected.items()) else None
+
+
+def _wait_for(probe: Any, timeout: float = 40.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for the system")

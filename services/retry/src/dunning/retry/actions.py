@@ -10,16 +10,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.events.envelope import CloudEvent
 from dunning.common.events.recovery import RecoveryEventType
-from dunning.retry import planning, repository
+from dunning.retry import attempt_store, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.caps import check_card_caps
 from dunning.retry.domain.lifecycle import Action, CaseStatus, apply_action
-from dunning.retry.tables import attempts, cases
 
 
 class CaseNotFound(LookupError):
@@ -41,12 +39,7 @@ class ActionResult:
 async def act(
     session: AsyncSession, *, tenant_id: str, case_id: str, action: Action, now: datetime, actor: str
 ) -> ActionResult:
-    exists = await session.scalar(
-        select(cases.c.id).where(
-            cases.c.id == case_id, cases.c.tenant_id == tenant_id, cases.c.opened_at.is_not(None)
-        )
-    )
-    if exists is None:
+    if await repository.get_case(session, tenant_id=tenant_id, case_id=case_id) is None:
         raise CaseNotFound(case_id)
     record = await repository.lock_case(session, case_id)
     transition = apply_action(record.ledger, action, now)
@@ -79,7 +72,7 @@ async def act(
         for name in transition.events
     ]
     if transition.ledger.status is not CaseStatus.OPEN:
-        await planning.cancel_pending(session, record.id, transition.note)
+        await attempt_store.cancel_pending(session, record.id, transition.note)
     elif action is Action.RESUME:
         events += await planning.plan_next(
             session,
@@ -97,51 +90,28 @@ async def retry_now(
     session: AsyncSession, *, tenant_id: str, case_id: str, now: datetime, actor: str
 ) -> ActionResult:
     """Bring the next charge forward to now (or plan one), within the card networks' caps."""
-    exists = await session.scalar(
-        select(cases.c.id).where(
-            cases.c.id == case_id, cases.c.tenant_id == tenant_id, cases.c.opened_at.is_not(None)
-        )
-    )
-    if exists is None:
+    if await repository.get_case(session, tenant_id=tenant_id, case_id=case_id) is None:
         raise CaseNotFound(case_id)
     record = await repository.lock_case(session, case_id)
     if record.ledger.status is not CaseStatus.OPEN:
         raise ActionRefused(f"retry refused: the case is {record.ledger.status}")
-    last = (await planning.history(session, case_id)).last
+    last = (await attempt_store.history(session, case_id)).last
     method = last.method_id if last else None
     policy = await planning.tenant_policy(session, tenant_id)
-    times = (await planning.card_attempt_times(session, tenant_id, now)).get(method or "", [])
+    times = (await attempt_store.card_attempt_times(session, tenant_id, now)).get(method or "", [])
     caps = check_card_caps(times, last.card_brand if last else None, now, policy.card_caps)
     if not caps.allowed:
         raise ActionRefused(f"retry refused: {caps.reason}")
-    pending = await session.scalar(
-        select(attempts.c.id).where(
-            attempts.c.case_id == case_id, attempts.c.status == "scheduled", attempts.c.kind == "charge"
-        )
-    )
     note = f"retry now requested (by {actor})"
-    if pending is not None:
-        await session.execute(
-            update(attempts)
-            .where(attempts.c.id == pending)
-            .values(due_at=now, reason=attempts.c.reason + f" — {note}")
-        )
-    else:
-        number = await planning.next_number(session, case_id)
-        await session.execute(
-            attempts.insert().values(
-                id=f"att_{secrets.token_hex(8)}",
-                case_id=case_id,
-                tenant_id=tenant_id,
-                attempt_no=number,
-                kind="charge",
-                source="dunning",
-                status="scheduled",
-                due_at=now,
-                method_id=method,
-                reason=note,
-                idempotency_key=f"{case_id}:{number}:{method or 'default'}",
-            )
+    if not await attempt_store.bring_forward(session, case_id, now=now, note=note):
+        await attempt_store.schedule(
+            session,
+            case_id=case_id,
+            tenant_id=tenant_id,
+            kind="charge",
+            due_at=now,
+            reason=note,
+            method_id=method,
         )
     await repository.add_to_timeline(
         session,

@@ -25,7 +25,7 @@ from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.health import Heartbeat
 from dunning.common.outbox import enqueue
 from dunning.common.tenancy.service import ProcessorCredentials, processor_credentials_for
-from dunning.retry import planning, repository
+from dunning.retry import attempt_store, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition, apply_action, apply_fact
 from dunning.retry.domain.policy import EndAction
@@ -95,7 +95,7 @@ class AttemptExecutor:
         now = self._clock.now()
         cfg = self._config
         async with self._db.unit_of_work() as uow:
-            claimed = await planning.claim_due(
+            claimed = await attempt_store.claim_due(
                 uow.session, now=now, worker=self._worker, batch=cfg.batch, ttl=cfg.claim_ttl
             )
             await uow.commit()
@@ -164,9 +164,9 @@ class AttemptExecutor:
         async with self._db.unit_of_work() as uow:
             session = uow.session
             record = await repository.lock_case(session, attempt["case_id"])
-            if not await planning.still_claimed(session, attempt["id"], self._worker):
+            if not await attempt_store.still_claimed(session, attempt["id"], self._worker):
                 return  # our claim expired and another replica took it over: its outcome counts
-            reported_already = await planning.finish(
+            reported_already = await attempt_store.finish(
                 session, attempt["id"], self._attempt_values(attempt, outcome, now)
             )
             transition: Transition | None = None
@@ -207,7 +207,7 @@ class AttemptExecutor:
                     for name in transition.events
                 ]
             if ledger.status is not CaseStatus.OPEN:
-                await planning.cancel_pending(session, record.id, f"the case is {ledger.status}")
+                await attempt_store.cancel_pending(session, record.id, f"the case is {ledger.status}")
             elif outcome.status == "failed" and attempt["kind"] == "charge":
                 outgoing += await planning.plan_next(
                     session,

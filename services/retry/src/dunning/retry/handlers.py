@@ -22,7 +22,7 @@ from dunning.common.events.payment import (
 from dunning.common.events.recovery import RecoveryEventType
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.outbox import enqueue
-from dunning.retry import planning, repository
+from dunning.retry import attempt_store, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import UNPAID, CaseStatus, Fact, fact_of
 from dunning.retry.domain.lifecycle import apply_fact as lifecycle_apply_fact
@@ -68,7 +68,7 @@ class PaymentEventHandler:
             session, tenant_id=data.tenant_id, invoice_id=invoice_id, provider=data.provider
         )
         failure = _failure_facts(data) if fact is Fact.FAILED else None
-        if failure is not None and await planning.is_known_charge(
+        if failure is not None and await attempt_store.is_known_charge(
             session, record.id, failure.get("charge_id")
         ):
             await repository.add_to_timeline(
@@ -112,11 +112,11 @@ class PaymentEventHandler:
             for name in transition.events
         ]
         if failure is not None and transition.ledger.status in UNPAID:
-            await planning.record_processor_failure(
+            await attempt_store.record_processor_failure(
                 session, case_id=record.id, tenant_id=data.tenant_id, at=data.occurred_at, facts=failure
             )
         if transition.ledger.status is not CaseStatus.OPEN:
-            await planning.cancel_pending(session, record.id, transition.note)
+            await attempt_store.cancel_pending(session, record.id, transition.note)
         elif fact in (Fact.FAILED, Fact.DISPUTE_WON):
             outgoing += await planning.plan_next(
                 session,

@@ -104,6 +104,9 @@ attempts = Table(
     UniqueConstraint("case_id", "attempt_no", name="uq_attempts_case_number"),
     Index("ix_attempts_due", "due_at", postgresql_where=text("status = 'scheduled'")),
     Index("ix_attempts_charge_ref", "case_id", "charge_ref"),
+    # Learning reads a tenant's recent outcomes; card caps read a card's recent attempts.
+    Index("ix_attempts_tenant_due", "tenant_id", "due_at"),
+    Index("ix_attempts_method_due", "tenant_id", "method_id", "due_at"),
 )
 
 policies = Table(

@@ -54,6 +54,8 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'scheduled'"),
     )
     op.create_index("ix_attempts_charge_ref", "attempts", ["case_id", "charge_ref"], schema=SCHEMA)
+    op.create_index("ix_attempts_tenant_due", "attempts", ["tenant_id", "due_at"], schema=SCHEMA)
+    op.create_index("ix_attempts_method_due", "attempts", ["tenant_id", "method_id", "due_at"], schema=SCHEMA)
 
 
 def downgrade() -> None:

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from tests.integration.retry.test_cases import T0, TENANT, deliver, payment_event, published
 
 from dunning.common.db import Database
-from dunning.retry import repository
+from dunning.retry import attempt_store, repository
+from dunning.retry.domain.learning import SlotFeatures
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.policy_schema import from_domain
 from dunning.retry.tables import attempts, cases
@@ -114,3 +115,48 @@ async def test_a_never_decline_with_no_alternate_schedules_only_the_end_of_dunni
         days=21
     )  # the window closes; the customer may add a card until then
     assert "end action: leave_past_due" in planned.reason
+
+
+async def test_the_tenants_own_outcomes_feed_the_learner(clean_db: Database) -> None:
+    """Our charges on the 1st succeeded, on the 15th failed: the learner reads exactly that,
+    with the decline each charge was retrying (the previous attempt's)."""
+    async with clean_db.engine.begin() as conn:
+        for n in range(12):
+            case_id = f"case_learn_{n}"
+            await conn.execute(
+                cases.insert().values(
+                    id=case_id, tenant_id=TENANT, invoice_id=f"in_l{n}", provider="stripe", status="open"
+                )
+            )
+            day = 1 if n % 2 == 0 else 15
+            for number, (source, status, decline) in enumerate(
+                [
+                    ("processor", "failed", "insufficient_funds"),
+                    ("dunning", "succeeded" if day == 1 else "failed", None),
+                ],
+                start=1,
+            ):
+                await conn.execute(
+                    attempts.insert().values(
+                        id=f"att_l{n}_{number}",
+                        case_id=case_id,
+                        tenant_id=TENANT,
+                        attempt_no=number,
+                        kind="charge",
+                        source=source,
+                        status=status,
+                        due_at=datetime(2026, 10 if number == 2 else 9, day, 9, tzinfo=UTC),
+                        reason="x",
+                        decline_code=decline,
+                    )
+                )
+    async with clean_db.unit_of_work() as uow:
+        stats = await attempt_store.learned_stats(uow.session, TENANT, NOW)
+    assert (stats.attempts, stats.successes) == (12, 6)  # only our charges count, not the processor's
+    first = SlotFeatures(
+        day_of_month=1, weekday=3, hour=9, decline_code="insufficient_funds", attempt_number=2
+    )
+    fifteenth = SlotFeatures(
+        day_of_month=15, weekday=3, hour=9, decline_code="insufficient_funds", attempt_number=2
+    )
+    assert stats.success_probability(first) > stats.success_probability(fifteenth)

@@ -3,17 +3,14 @@ charged when the invoice is already settled, declines plan the next try."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import select, text
 from tests.integration.retry.test_cases import TENANT, deliver, payment_event, published
 from tests.integration.retry.test_planning import NOW, own_retries
-from tests.support.servers import serve_in_thread
-from tests.support.stripe_fake import FakeStripe, always, create_app, decline
+from tests.support.stripe_fake import FakeStripe, always, decline
 from tests.support.stripe_fake.outcomes import CardBehaviour
 
 from dunning.common.clock import FixedClock
@@ -28,26 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 KEY = "sk_test_executor_" + "x" * 12
 LATER = NOW + timedelta(days=1)  # the first planned attempt is due (a transient error: hours)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe()
-    with serve_in_thread(create_app(fake)) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def fake(server: tuple[FakeStripe, str]) -> FakeStripe:
-    server[0].reset()
-    return server[0]
-
-
-@pytest_asyncio.fixture
-async def gateway(server: tuple[FakeStripe, str]) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway(api_base=server[1], max_wait=0.05)
-    yield gw
-    await gw.close()
 
 
 async def failing_case(

@@ -3,12 +3,8 @@ declines are outcomes, capacity errors are retried, an idempotency key charges o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
-import pytest_asyncio
-from tests.support.servers import serve_in_thread
-from tests.support.stripe_fake import FakeStripe, always, create_app, decline, sequence
+from tests.support.stripe_fake import FakeStripe, always, decline, sequence
 
 from dunning.common.tenancy.service import ProcessorCredentials
 from dunning.retry.gateway import ProcessorRefused, ProcessorUnavailable, StripeGateway, TokenBucket
@@ -18,26 +14,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 CREDS = ProcessorCredentials(
     tenant_id="ten_gw", provider="stripe", api_key="sk_test_gateway_key", livemode=False
 )
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe()
-    with serve_in_thread(create_app(fake)) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def fake(server: tuple[FakeStripe, str]) -> FakeStripe:
-    server[0].reset()
-    return server[0]
-
-
-@pytest_asyncio.fixture
-async def gateway(server: tuple[FakeStripe, str]) -> AsyncIterator[StripeGateway]:
-    gw = StripeGateway(api_base=server[1], max_wait=0.05)
-    yield gw
-    await gw.close()
 
 
 async def test_invoice_snapshot_and_stored_methods(fake: FakeStripe, gateway: StripeGateway) -> None:

@@ -35,8 +35,8 @@ def case_event(
         note=note,
         resolution=ledger.resolution,
         pause_reasons=sorted(ledger.pause_reasons),
-        amount=details.get("amount") or 0,
-        currency=details.get("currency") or "XXX",  # ISO 4217 "no currency": never for an opened case
+        amount=details.get("amount"),
+        currency=details.get("currency"),
         failures=ledger.failures,
         decline_code=details.get("decline_code"),
         hosted_invoice_url=details.get("hosted_invoice_url"),

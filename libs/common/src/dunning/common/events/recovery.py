@@ -43,8 +43,10 @@ class CaseEventData(BaseModel):
     note: str = Field(description="Why, in one line (also on the case timeline).")
     resolution: str | None = Field(default=None, description="paid, voided, uncollectible, ...")
     pause_reasons: list[str] = Field(default_factory=list)
-    amount: int = Field(ge=0, description="Amount owed when the case changed, minor units.")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: int | None = Field(
+        default=None, ge=0, description="Amount owed when the case changed, minor units."
+    )
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     failures: int = Field(ge=0, description="Failed payments seen on this case.")
     decline_code: str | None = None
     hosted_invoice_url: str | None = None
@@ -70,8 +72,8 @@ class AttemptEventData(BaseModel):
     due_at: AwareDatetime = Field(description="When it is (or was) due.")
     reason: str = Field(description="Why this attempt, at this time (human-readable).")
     success_probability: float | None = Field(default=None, ge=0, le=1)
-    amount: int = Field(ge=0)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: int | None = Field(default=None, ge=0, description="Amount owed, minor units; null if unknown.")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     decline_code: str | None = None
     failure_code: str | None = None
     occurred_at: AwareDatetime

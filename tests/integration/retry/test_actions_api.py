@@ -18,7 +18,7 @@ from dunning.common.tenancy.service import CreatedTenant, create_api_key
 from dunning.retry import repository
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.policy_schema import from_domain
-from dunning.retry.tables import attempts
+from dunning.retry.tables import attempts, cases
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -33,9 +33,12 @@ async def open_case(db: Database, tenant: CreatedTenant, *, own_retries: bool = 
         async with db.unit_of_work() as uow:
             await repository.put_policy(uow.session, tenant.tenant_id, body)
             await uow.commit()
-    await deliver(db, payment_event("payment.failed", tenant_id=tenant.tenant_id, **data), now=NOW)
+    event = payment_event("payment.failed", tenant_id=tenant.tenant_id, **data)
+    await deliver(db, event, now=NOW)
     async with db.engine.connect() as conn:
-        return str(await conn.scalar(select(attempts.c.case_id).limit(1)))
+        return str(
+            await conn.scalar(select(cases.c.id).where(cases.c.invoice_id == event.data["invoice_id"]))
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +100,7 @@ async def test_retry_now_respects_the_card_caps(
     client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database
 ) -> None:
     # Fifteen failures on this Visa card within 30 days: the sixteenth attempt is refused.
+    await open_case(clean_db, tenant, own_retries=True, invoice_id="in_cap_first", charge_id="ch_cap_first")
     events = [
         payment_event(
             "payment.failed",
@@ -116,7 +120,8 @@ async def test_retry_now_respects_the_card_caps(
         )
     response = await client.post(f"/v1/cases/{case_id}/retry", headers=bearer(tenant.api_key))
     assert response.status_code == 409
-    assert "retry refused" in response.json()["detail"]
+    assert "retry refused: " in response.json()["detail"]
+    assert "15" in response.json()["detail"]  # the cap, named in the reason
 
 
 async def test_actions_need_write_scope_and_stay_within_the_tenant(
@@ -132,3 +137,19 @@ async def test_actions_need_write_scope_and_stay_within_the_tenant(
     assert (
         await client.post("/v1/cases/case_missing/retry", headers=bearer(tenant.api_key))
     ).status_code == 404
+
+
+async def test_retry_now_is_refused_for_an_observing_tenant_and_while_an_attempt_runs(
+    client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database
+) -> None:
+    case_id = await open_case(clean_db, tenant, charge_id="ch_o")
+    observe = await client.post(f"/v1/cases/{case_id}/retry", headers=bearer(tenant.api_key))
+    assert observe.status_code == 409
+    assert observe.json()["detail"] == "retry refused: the tenant's policy is observe (the processor retries)"
+
+    other_case = await open_case(clean_db, tenant, own_retries=True, invoice_id="in_run", charge_id="ch_run")
+    async with clean_db.engine.begin() as conn:
+        await conn.execute(attempts.update().where(attempts.c.status == "scheduled").values(status="claimed"))
+    running = await client.post(f"/v1/cases/{other_case}/retry", headers=bearer(tenant.api_key))
+    assert running.status_code == 409
+    assert running.json()["detail"] == "retry refused: an attempt is being made right now"

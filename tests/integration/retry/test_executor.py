@@ -165,7 +165,8 @@ async def test_without_a_stripe_key_nothing_is_charged_and_the_timeline_says_why
     await executor(clean_db, box, gateway).run_due()
     assert fake.charges(invoice_id) == []
     rows = await attempt_rows(clean_db)
-    assert rows[-1].status == "skipped"  # and nothing more is planned until a key is set
+    # Nothing more is planned: a new failure or "retry now" plans again once a key is set.
+    assert rows[-1].status == "skipped"
     assert [r.status for r in rows].count("scheduled") == 0
     async with clean_db.engine.connect() as conn:
         notes = (await conn.execute(text("SELECT note FROM retry.case_timeline ORDER BY id"))).scalars().all()
@@ -183,7 +184,35 @@ async def test_an_unavailable_processor_puts_the_attempt_back_for_later(
     attempt = (await attempt_rows(clean_db))[-1]
     assert attempt.status == "scheduled"
     assert attempt.due_at == LATER + timedelta(minutes=5)
-    assert "processor unavailable" in attempt.reason
+    async with clean_db.engine.connect() as conn:
+        notes = (await conn.execute(text("SELECT note FROM retry.case_timeline ORDER BY id"))).scalars().all()
+    assert "processor unavailable" in notes[-1]  # on the timeline; the scheduler's reason stays as it was
     fake.clear_faults()
     assert await executor(clean_db, box, gateway, at=LATER + timedelta(minutes=6)).run_due() == 1
     assert [c.status for c in fake.charges(invoice_id)] == ["succeeded"]
+
+
+async def test_a_tenant_that_switched_to_observe_is_not_charged(
+    clean_db: Database, box: SecretBox, fake: FakeStripe, gateway: StripeGateway
+) -> None:
+    invoice_id = await failing_case(clean_db, box, fake, None)
+    async with clean_db.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM retry.policies"))  # back to the default: observe
+    await executor(clean_db, box, gateway).run_due()
+    assert fake.charges(invoice_id) == []
+    assert (await attempt_rows(clean_db))[-1].status == "canceled"
+
+
+async def test_a_revoked_key_is_refused_not_counted_as_a_decline(
+    clean_db: Database, box: SecretBox, fake: FakeStripe, gateway: StripeGateway
+) -> None:
+    invoice_id = await failing_case(clean_db, box, fake, None)
+    fake.add_api_key("sk_test_someone_else_entirely")  # from now on only that key works: ours is revoked
+    await executor(clean_db, box, gateway).run_due()
+    rows = await attempt_rows(clean_db)
+    assert [r.status for r in rows] == ["failed", "refused"]  # and nothing more planned
+    assert fake.charges(invoice_id) == []
+    async with clean_db.engine.connect() as conn:
+        assert (
+            await conn.scalar(select(cases.c.failures)) == 1
+        )  # the processor's one; a refusal is no decline

@@ -16,8 +16,9 @@ from dunning.common.events.envelope import CloudEvent
 from dunning.common.events.recovery import RecoveryEventType
 from dunning.retry import attempt_store, planning, repository
 from dunning.retry.case_events import case_event
-from dunning.retry.domain.caps import check_card_caps
+from dunning.retry.domain.caps import check_card_caps, check_case_limits
 from dunning.retry.domain.lifecycle import Action, CaseStatus, apply_action
+from dunning.retry.domain.policy import RetryMode
 
 
 class CaseNotFound(LookupError):
@@ -95,9 +96,20 @@ async def retry_now(
     record = await repository.lock_case(session, case_id)
     if record.ledger.status is not CaseStatus.OPEN:
         raise ActionRefused(f"retry refused: the case is {record.ledger.status}")
-    last = (await attempt_store.history(session, case_id)).last
-    method = last.method_id if last else None
+    if await attempt_store.running(session, case_id):
+        raise ActionRefused("retry refused: an attempt is being made right now")
     policy = await planning.tenant_policy(session, tenant_id)
+    if policy.mode is RetryMode.OBSERVE:
+        raise ActionRefused("retry refused: the tenant's policy is observe (the processor retries)")
+    past = await attempt_store.history(session, case_id)
+    assert record.ledger.opened_at is not None
+    limits = check_case_limits(
+        attempts_made=len(past), opened_at=record.ledger.opened_at, at=now, policy=policy
+    )
+    if not limits.allowed:
+        raise ActionRefused(f"retry refused: {limits.reason}")
+    last = past.last
+    method = last.method_id if last else None
     times = (await attempt_store.card_attempt_times(session, tenant_id, now)).get(method or "", [])
     caps = check_card_caps(times, last.card_brand if last else None, now, policy.card_caps)
     if not caps.allowed:

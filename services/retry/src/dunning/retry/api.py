@@ -17,10 +17,10 @@ from dunning.common.outbox import enqueue
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
 from dunning.common.tenancy.service import Principal
-from dunning.retry import actions, repository
+from dunning.retry import actions, attempt_store, repository
 from dunning.retry.domain.lifecycle import Action, CaseStatus
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, from_domain, to_domain
-from dunning.retry.schemas import Case, CaseDetail, CasePage, TimelineEntry
+from dunning.retry.schemas import Attempt, Case, CaseDetail, CasePage, TimelineEntry
 from dunning.retry.tables import SCHEMA
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -67,7 +67,11 @@ async def get_case(
         if row is None:
             raise Problem(404, "no case with this id", kind="not-found")
         entries = await _timeline(uow.session, case_id)
-    return CaseDetail(**_case(row).model_dump(), timeline=entries)
+        tried = [
+            Attempt.model_validate(dict(r._mapping))
+            for r in await attempt_store.attempts_of(uow.session, case_id)
+        ]
+    return CaseDetail(**_case(row).model_dump(), attempts=tried, timeline=entries)
 
 
 async def _timeline(session: AsyncSession, case_id: str) -> list[TimelineEntry]:

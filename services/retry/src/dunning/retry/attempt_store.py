@@ -41,6 +41,7 @@ async def schedule(
     due_at: datetime,
     reason: str,
     method_id: str | None = None,
+    card_brand: str | None = None,
     success_probability: float | None = None,
 ) -> tuple[str, int]:
     """A new attempt of ours; its id and number. The idempotency key is fixed here, once:
@@ -59,6 +60,7 @@ async def schedule(
             status="scheduled",
             due_at=due_at,
             method_id=method_id,
+            card_brand=card_brand,
             reason=reason,
             success_probability=success_probability,
             idempotency_key=f"{case_id}:{number}:{suffix}",
@@ -142,6 +144,22 @@ async def still_claimed(session: AsyncSession, attempt_id: str, worker: str) -> 
         select(attempts.c.id).where(
             attempts.c.id == attempt_id, attempts.c.status == "claimed", attempts.c.claimed_by == worker
         )
+    )
+    return found is not None
+
+
+async def release(session: AsyncSession, attempt_id: str, worker: str, *, due_at: datetime) -> None:
+    """Give a claimed attempt back to the schedule (its run failed for a reason of ours)."""
+    await session.execute(
+        update(attempts)
+        .where(attempts.c.id == attempt_id, attempts.c.status == "claimed", attempts.c.claimed_by == worker)
+        .values(status="scheduled", claimed_by=None, due_at=due_at)
+    )
+
+
+async def running(session: AsyncSession, case_id: str) -> bool:
+    found = await session.scalar(
+        select(attempts.c.id).where(attempts.c.case_id == case_id, attempts.c.status == "claimed")
     )
     return found is not None
 
@@ -243,3 +261,8 @@ async def learned_stats(session: AsyncSession, tenant_id: str, now: datetime) ->
         )
         for r in rows
     )
+
+
+async def attempts_of(session: AsyncSession, case_id: str) -> list[Any]:
+    query = select(attempts).where(attempts.c.case_id == case_id).order_by(attempts.c.attempt_no)
+    return list((await session.execute(query)).all())

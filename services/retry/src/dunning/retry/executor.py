@@ -28,7 +28,7 @@ from dunning.common.tenancy.service import ProcessorCredentials, processor_crede
 from dunning.retry import attempt_store, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition, apply_action, apply_fact
-from dunning.retry.domain.policy import EndAction
+from dunning.retry.domain.policy import EndAction, RetryMode
 from dunning.retry.gateway import ChargeResult, ProcessorRefused, ProcessorUnavailable, StripeGateway
 from dunning.retry.repository import CaseRecord
 from dunning.retry.tables import SCHEMA, cases
@@ -100,8 +100,21 @@ class AttemptExecutor:
             )
             await uow.commit()
         for row in claimed:
-            await self._run(row)
+            self.heartbeat.beat()
+            try:
+                await self._run(row)
+            except Exception as exc:  # one attempt's surprise must not strand the rest of the round
+                log.exception("attempt failed unexpectedly; released for a later round", attempt=row["id"])
+                await self._release(row, repr(exc))
         return len(claimed)
+
+    async def _release(self, attempt: Any, error: str) -> None:
+        async with self._db.unit_of_work() as uow:
+            await attempt_store.release(
+                uow.session, attempt["id"], self._worker, due_at=self._clock.now() + timedelta(minutes=1)
+            )
+            await uow.commit()
+        log.warning("attempt released", attempt=attempt["id"], error=error[:300])
 
     async def _run(self, attempt: Any) -> None:
         async with self._db.unit_of_work() as uow:
@@ -116,6 +129,9 @@ class AttemptExecutor:
             policy = await planning.tenant_policy(uow.session, case["tenant_id"])
         if case["status"] != CaseStatus.OPEN.value:
             outcome = Outcome("canceled", f"not run: the case is {case['status']}")
+        elif policy.mode is RetryMode.OBSERVE:
+            # The tenant switched to observe since this was planned: the processor retries now.
+            outcome = Outcome("canceled", "not run: the tenant's policy is observe (the processor retries)")
         elif creds is None:
             outcome = Outcome(
                 "skipped", "not run: the tenant has no Stripe API key (dunning tenants set-stripe-key)"
@@ -126,8 +142,19 @@ class AttemptExecutor:
             except ProcessorUnavailable as exc:
                 outcome = Outcome("rescheduled", f"processor unavailable ({exc}); trying again later")
             except ProcessorRefused as exc:
-                outcome = Outcome("failed", f"refused by the processor: {exc}")
+                outcome = self._refused(attempt, exc)
         await self._record(attempt, outcome)
+
+    @staticmethod
+    def _refused(attempt: Any, exc: ProcessorRefused) -> Outcome:
+        if attempt["kind"] == "end_action":
+            # Dunning is over either way; what the processor would not do is on the timeline.
+            return Outcome(
+                "failed", f"dunning ended; the end action was refused: {exc}", action=Action.EXHAUST
+            )
+        # Not a decline (a revoked key, a request the processor rejects): no retry can fix it,
+        # so nothing more is planned until someone acts (retry now, a new failure, a new key).
+        return Outcome("refused", f"refused by the processor ({exc.code or 'no code'}): {exc}")
 
     async def _talk(
         self, attempt: Any, case: Any, creds: ProcessorCredentials, end_action: EndAction
@@ -136,7 +163,11 @@ class AttemptExecutor:
         if attempt["kind"] == "end_action":
             if end_action is EndAction.MARK_UNCOLLECTIBLE:
                 await self._gateway.mark_uncollectible(creds, case["invoice_id"], account)
-            elif end_action is EndAction.CANCEL_SUBSCRIPTION and case["subscription_id"]:
+            elif end_action is EndAction.CANCEL_SUBSCRIPTION:
+                if not case["subscription_id"]:
+                    return Outcome(
+                        "succeeded", "dunning ended: no subscription to cancel", action=Action.EXHAUST
+                    )
                 await self._gateway.cancel_subscription(creds, case["subscription_id"], account)
             return Outcome("succeeded", f"dunning ended: {end_action}", action=Action.EXHAUST)
         # Before charging, ask the processor: the customer may have paid, or the invoice gone.
@@ -167,10 +198,10 @@ class AttemptExecutor:
             if not await attempt_store.still_claimed(session, attempt["id"], self._worker):
                 return  # our claim expired and another replica took it over: its outcome counts
             reported_already = await attempt_store.finish(
-                session, attempt["id"], self._attempt_values(attempt, outcome, now)
+                session, attempt["id"], self._attempt_values(outcome, now)
             )
             transition: Transition | None = None
-            if outcome.status == "failed" and not reported_already:
+            if outcome.status == "failed" and attempt["kind"] == "charge" and not reported_already:
                 transition = apply_fact(record.ledger, Fact.FAILED, now)  # counts the failure, no events
             elif outcome.fact is not None:
                 transition = apply_fact(record.ledger, outcome.fact, now)
@@ -253,13 +284,13 @@ class AttemptExecutor:
             )
         ]
 
-    def _attempt_values(self, attempt: Any, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    def _attempt_values(self, outcome: Outcome, now: datetime) -> dict[str, Any]:
         if outcome.status == "rescheduled":
+            # The outage is on the timeline; the reason stays the scheduler's.
             return {
                 "status": "scheduled",
                 "claimed_by": None,
                 "due_at": now + self._config.unavailable_backoff,
-                "reason": f"{attempt['reason']} — {outcome.note}",
             }
         values: dict[str, Any] = {"status": outcome.status, "finished_at": now}
         charge = outcome.charge

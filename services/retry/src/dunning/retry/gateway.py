@@ -3,7 +3,8 @@
 Declines are outcomes, not errors. Rate limits (429), processor errors (5xx) and network
 failures are retried with jittered exponential backoff; every charge carries an idempotency
 key, so a retry — ours or a restarted process's — can never charge twice. A token bucket per
-processor account keeps us under Stripe's write limits (live 100/s, test 25/s).
+processor key keeps one process under Stripe's write limits (live 100/s, test 25/s); with N
+replicas, set the rates to 1/N of that (a shared limiter is future work).
 """
 
 from __future__ import annotations

@@ -67,7 +67,9 @@ class PaymentEventHandler:
         record = await repository.lock_or_create(
             session, tenant_id=data.tenant_id, invoice_id=invoice_id, provider=data.provider
         )
-        failure = _failure_facts(data) if fact is Fact.FAILED else None
+        # A failed or authentication-blocked charge is an attempt; "overdue" is only a date passing.
+        is_charge = kind in (PaymentEventType.PAYMENT_FAILED, PaymentEventType.PAYMENT_ACTION_REQUIRED)
+        failure = _failure_facts(data) if fact is Fact.FAILED and is_charge else None
         if failure is not None and await attempt_store.is_known_charge(
             session, record.id, failure.get("charge_id")
         ):

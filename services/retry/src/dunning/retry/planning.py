@@ -20,7 +20,7 @@ from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.domain.schedule import Slot, next_attempt_slot
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, to_domain
-from dunning.retry.repository import get_policy
+from dunning.retry.repository import add_to_timeline, get_policy
 
 SOURCE = "/dunning/retry"
 
@@ -84,7 +84,19 @@ async def plan_next(
         due_at=decision.due_at,
         reason=decision.reason,
         method_id=decision.method_id,
+        # The scheduler reads network advice codes by brand: our attempts keep the card's.
+        card_brand=last.card_brand if decision.method_id == last.method_id else None,
         success_probability=decision.success_probability,
+    )
+    await add_to_timeline(
+        session,
+        case_id=case_id,
+        tenant_id=tenant_id,
+        at=now,
+        kind="attempt",
+        type="attempt.scheduled",
+        note=f"attempt {number} planned for {decision.due_at:%Y-%m-%d %H:%M} UTC: {decision.reason}",
+        cause_event_id=attempt_id,
     )
     return [
         attempt_event(

@@ -38,7 +38,23 @@ class Case(BaseModel):
     updated_at: datetime
 
 
+class Attempt(BaseModel):
+    id: str
+    attempt_no: int
+    kind: str = Field(description="charge | end_action")
+    source: str = Field(description="processor (its own attempt, reported) | dunning (ours)")
+    status: str = Field(description="scheduled | claimed | succeeded | failed | refused | skipped | canceled")
+    due_at: datetime
+    method_id: str | None
+    reason: str = Field(description="Why this attempt, at this time.")
+    success_probability: float | None
+    decline_code: str | None
+    failure_code: str | None
+    finished_at: datetime | None
+
+
 class CaseDetail(Case):
+    attempts: list[Attempt]
     timeline: list[TimelineEntry]
 
 

@@ -216,3 +216,41 @@ async def test_a_revoked_key_is_refused_not_counted_as_a_decline(
         assert (
             await conn.scalar(select(cases.c.failures)) == 1
         )  # the processor's one; a refusal is no decline
+
+
+async def test_a_card_that_cannot_be_charged_again_cascades_to_another_stored_card(
+    clean_db: Database, box: SecretBox, fake: FakeStripe, gateway: StripeGateway
+) -> None:
+    async with clean_db.unit_of_work() as uow:
+        await uow.session.execute(
+            text("INSERT INTO tenancy.tenants (id, name) VALUES (:t, 'Exec')"), {"t": TENANT}
+        )
+        await set_processor_key(uow.session, box, TENANT, "stripe", KEY)
+        await uow.commit()
+    await own_retries(clean_db, allow_alternate_methods=True, cascade_delay=timedelta(0))
+    customer = fake.add_customer()
+    expired = fake.add_card(
+        customer.id, brand="mastercard", default=True, behaviour=always(decline("expired_card"))
+    )
+    spare = fake.add_card(customer.id, brand="visa", exp=(12, 2031))
+    invoice = fake.add_invoice(customer.id, amount=2500, currency="EUR")
+    failed = payment_event(
+        "payment.failed",
+        invoice_id=invoice.id,
+        decline_code="expired_card",
+        payment_method_id=expired.id,
+        charge_id="ch_expired",
+        customer_id=customer.id,
+    )
+    await deliver(clean_db, failed, now=NOW)
+    # The scheduler cannot go on with what it knows: it asks for the customer's stored methods.
+    assert [(r.kind, r.status) for r in await attempt_rows(clean_db)][-1] == ("methods_lookup", "scheduled")
+
+    worker = executor(clean_db, box, gateway)
+    await worker.run_due()  # the lookup: finds both cards, plans the spare one at once
+    planned = (await attempt_rows(clean_db))[-1]
+    assert (planned.kind, planned.status, planned.method_id) == ("charge", "scheduled", spare.id)
+    assert "cascading to the customer's" in planned.reason
+    await worker.run_due()  # the charge
+    assert [(c.payment_method, c.status) for c in fake.charges(invoice.id)] == [(spare.id, "succeeded")]
+    assert await case_status(clean_db) == "recovered"

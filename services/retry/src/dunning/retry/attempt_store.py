@@ -48,7 +48,7 @@ async def schedule(
     ``case:number:method`` — whoever runs the attempt, however often, sends the same key."""
     number = await next_number(session, case_id)
     attempt_id = f"att_{secrets.token_hex(8)}"
-    suffix = "end" if kind == "end_action" else (method_id or "default")
+    suffix = {"end_action": "end", "methods_lookup": "lookup"}.get(kind, method_id or "default")
     await session.execute(
         attempts.insert().values(
             id=attempt_id,

@@ -28,6 +28,7 @@ from dunning.common.tenancy.service import ProcessorCredentials, processor_crede
 from dunning.retry import attempt_store, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition, apply_action, apply_fact
+from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import EndAction, RetryMode
 from dunning.retry.gateway import ChargeResult, ProcessorRefused, ProcessorUnavailable, StripeGateway
 from dunning.retry.repository import CaseRecord
@@ -55,6 +56,7 @@ class Outcome:
     fact: Fact | None = None
     action: Action | None = None
     charge: ChargeResult | None = None
+    methods: tuple[StoredMethod, ...] | None = None  # a lookup's finding
 
 
 class AttemptExecutor:
@@ -160,6 +162,13 @@ class AttemptExecutor:
         self, attempt: Any, case: Any, creds: ProcessorCredentials, end_action: EndAction
     ) -> Outcome:
         account = case["provider_account"]
+        if attempt["kind"] == "methods_lookup":
+            customer = (
+                case["customer_id"]
+                or (await self._gateway.invoice(creds, case["invoice_id"], account)).customer_id
+            )
+            found = await self._gateway.stored_methods(creds, customer, account) if customer else []
+            return Outcome("succeeded", f"found {len(found)} stored payment method(s)", methods=tuple(found))
         if attempt["kind"] == "end_action":
             if end_action is EndAction.MARK_UNCOLLECTIBLE:
                 await self._gateway.mark_uncollectible(creds, case["invoice_id"], account)
@@ -239,7 +248,7 @@ class AttemptExecutor:
                 ]
             if ledger.status is not CaseStatus.OPEN:
                 await attempt_store.cancel_pending(session, record.id, f"the case is {ledger.status}")
-            elif outcome.status == "failed" and attempt["kind"] == "charge":
+            elif (outcome.status == "failed" and attempt["kind"] == "charge") or outcome.methods is not None:
                 outgoing += await planning.plan_next(
                     session,
                     case_id=record.id,
@@ -248,6 +257,7 @@ class AttemptExecutor:
                     ledger=ledger,
                     details=record.details,
                     now=now,
+                    methods=outcome.methods,
                 )
             for event in outgoing:
                 await enqueue(session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)

@@ -8,6 +8,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from dunning.common.events.envelope import CloudEvent, deterministic_event_id, m
 from dunning.common.events.recovery import AttemptEventData, RecoveryEventType
 from dunning.retry import attempt_store
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
+from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.domain.schedule import Slot, next_attempt_slot
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, to_domain
@@ -39,8 +41,14 @@ async def plan_next(
     ledger: InvoiceLedger,
     details: dict[str, Any],
     now: datetime,
+    methods: Sequence[StoredMethod] | None = None,
 ) -> list[CloudEvent]:
-    """Schedule the case's next attempt (or its end action); the events to publish."""
+    """Schedule the case's next attempt (or its end action); the events to publish.
+
+    ``methods`` are the customer's stored methods when known. When the scheduler finds no way
+    forward without them and the tenant allows other methods, a lookup is scheduled instead:
+    the executor fetches them from the processor and asks the scheduler again.
+    """
     if ledger.status is not CaseStatus.OPEN or ledger.opened_at is None:
         return []
     policy = await tenant_policy(session, tenant_id)
@@ -62,8 +70,19 @@ async def plan_next(
         customer_tz=None,
         card_attempt_times=await attempt_store.card_attempt_times(session, tenant_id, now),
         stats=await attempt_store.learned_stats(session, tenant_id, now),
+        methods=tuple(methods or ()),
         method_id=last.method_id,
     )
+    if not isinstance(decision, Slot) and methods is None and policy.allow_alternate_methods:
+        await attempt_store.schedule(
+            session,
+            case_id=case_id,
+            tenant_id=tenant_id,
+            kind="methods_lookup",
+            due_at=now + policy.cascade_delay,
+            reason=f"{decision.reason.split('; waiting')[0]}; looking up the customer's other stored methods",
+        )
+        return []
     if not isinstance(decision, Slot):
         if decision.end_action is None or decision.end_at is None:
             return []
@@ -85,7 +104,7 @@ async def plan_next(
         reason=decision.reason,
         method_id=decision.method_id,
         # The scheduler reads network advice codes by brand: our attempts keep the card's.
-        card_brand=last.card_brand if decision.method_id == last.method_id else None,
+        card_brand=_brand_of(decision.method_id, last.method_id, last.card_brand, methods),
         success_probability=decision.success_probability,
     )
     await add_to_timeline(
@@ -114,6 +133,17 @@ async def plan_next(
             occurred_at=now,
         )
     ]
+
+
+def _brand_of(
+    method_id: str | None,
+    last_method: str | None,
+    last_brand: str | None,
+    methods: Sequence[StoredMethod] | None,
+) -> str | None:
+    if method_id == last_method:
+        return last_brand
+    return next((m.brand for m in methods or () if m.id == method_id), None)
 
 
 def attempt_event(

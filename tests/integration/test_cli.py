@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from tests.conftest import Infra
 
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
+from dunning.common.embedded import free_port
 from dunning.common.tenancy.service import authenticate, processor_credentials_for
 from dunning.common.tenancy.tables import processor_credentials, webhook_secrets
 
@@ -210,3 +213,43 @@ async def test_stripe_keys_are_stored_sealed_and_shown_only_as_a_hint(
     code, _, err = await dunning(infra, "tenants", "set-stripe-key", tenant_id, "pk_test_publishable_key_x")
     assert code == 1
     assert "a Stripe API key starts with sk_live_, sk_test_, rk_live_ or rk_test_" in err
+
+
+@pytest.mark.usefixtures("clean_db")
+async def test_serve_retry_serves_its_own_api_slice(infra: Infra) -> None:
+    _, out, _ = await dunning(infra, "tenants", "create", "Sliced", "--json")
+    api_key = json.loads(out)["api_key"]
+    port = free_port()
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": infra.database_url,
+        "DUNNING_KAFKA_BOOTSTRAP": infra.bootstrap,
+        "DUNNING_SECRET_KEY": infra.secret_key,
+        "DUNNING_HTTP_PORT": str(port),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dunning.cli",
+        "serve",
+        "retry",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _ in range(200):
+                try:
+                    response = await http.get(
+                        "/v1/retry-policy", headers={"Authorization": f"Bearer {api_key}"}
+                    )
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            assert response.status_code == 200
+            assert response.json()["mode"] == "observe"
+            assert (await http.get("/v1/cases")).status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import uvicorn
+from fastapi import APIRouter
 
 from dunning.cli.settings import SystemSettings
 from dunning.cli.system import OUTBOX_SCHEMAS, QuietServer
@@ -65,6 +66,7 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
 
     health.add_check("broker", broker)
     workers: list[Worker] = []
+    routers: list[APIRouter] = []
     closers: list[Callable[[], Awaitable[None]]] = []
     if role == "relay":
         relay = OutboxRelay(
@@ -87,9 +89,12 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
         health.add_heartbeat(executor.heartbeat)
         workers += [consumer.run, executor.run]
         closers.append(gateway.close)
+        routers += retry.routers()  # the service serves its own /v1 slice (DESIGN §7)
+    app = build_app(title=f"Dunning {role}", routers=routers, health=health)
+    app.state.db = db
     server = QuietServer(
         uvicorn.Config(
-            build_app(title=f"Dunning {role}", routers=[], health=health),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,

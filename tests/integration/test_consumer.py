@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -20,6 +20,7 @@ from dunning.common.consumer import ConsumerConfig, EventConsumer
 from dunning.common.db import Database
 from dunning.common.events.envelope import CloudEvent, decode_event, encode_event
 from dunning.common.events.topics import dlq_topic
+from dunning.common.inbox import prune_inbox
 from dunning.common.kafka import ensure_topics, make_producer
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -215,3 +216,22 @@ async def test_stop_mid_stream_commits_what_was_applied_and_a_restart_applies_th
 
     await run_until(second, rest)
     assert sorted(n for _, n in await effects(effects_db)) == list(range(40))
+
+
+async def test_old_inbox_rows_are_pruned_and_recent_ones_kept(effects_db: Database) -> None:
+    async with effects_db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"INSERT INTO {SCHEMA}.inbox (consumer, event_id, processed_at) VALUES "
+                "('c', 'old', now() - interval '31 days'), ('c', 'new', now()), "
+                "('other', 'old', now() - interval '90 days')"
+            )
+        )
+    async with effects_db.unit_of_work() as uow:
+        assert await prune_inbox(uow.session, SCHEMA, "c", timedelta(days=30)) == 1
+        await uow.commit()
+    async with effects_db.engine.connect() as conn:
+        left = (
+            await conn.execute(text(f"SELECT consumer, event_id FROM {SCHEMA}.inbox ORDER BY 1, 2"))
+        ).all()
+    assert [tuple(r) for r in left] == [("c", "new"), ("other", "old")]  # another consumer's rows are its own

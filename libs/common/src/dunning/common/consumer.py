@@ -8,9 +8,10 @@ Nothing is swallowed: if even the DLQ cannot take it, the consumer stops without
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -22,7 +23,7 @@ from dunning.common.db import Database
 from dunning.common.events.envelope import CloudEvent, decode_event
 from dunning.common.events.topics import dlq_topic
 from dunning.common.health import Heartbeat
-from dunning.common.inbox import claim_event
+from dunning.common.inbox import claim_event, prune_inbox
 from dunning.common.metrics import CONSUMER_EVENTS, CONSUMER_LAG
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,10 @@ class ConsumerConfig:
     max_batch: int = 100
     poll_timeout_ms: int = 500
     group_instance_id: str | None = None  # static membership (e.g. the pod name)
+    # Inbox rows older than this are deleted: a redelivery can only come from the outbox's
+    # republishing, which stops at its retention (7 days by default), so 30 days is ample.
+    inbox_retention: timedelta = timedelta(days=30)
+    inbox_prune_every: float = 3600.0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -90,9 +95,13 @@ class EventConsumer:
         self._consumer = consumer
         consumer.subscribe(list(cfg.topics), listener=_CommitOnRevoke(self))
         await consumer.start()
+        pruned_at = 0.0
         try:
             while not stop.is_set():
                 self.heartbeat.beat()
+                if time.monotonic() - pruned_at >= cfg.inbox_prune_every:
+                    pruned_at = time.monotonic()
+                    await self._prune_inbox()
                 batches = await consumer.getmany(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_batch)
                 for tp, records in batches.items():
                     for record in records:
@@ -108,6 +117,16 @@ class EventConsumer:
             finally:
                 await consumer.stop()  # leaves the group: partitions move at once, not after a timeout
                 self._consumer = None
+
+    async def _prune_inbox(self) -> None:
+        try:
+            async with self._db.unit_of_work() as uow:
+                await prune_inbox(
+                    uow.session, self.config.inbox_schema, self.config.name, self.config.inbox_retention
+                )
+                await uow.commit()
+        except Exception as exc:  # upkeep only: the next round tries again
+            log.warning("inbox pruning failed", consumer=self.config.name, error=repr(exc))
 
     def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         # The high watermark comes with every fetch response: no extra request, and unlike

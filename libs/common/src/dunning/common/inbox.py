@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, text
@@ -34,6 +35,18 @@ async def claim_event(session: AsyncSession, schema: str, consumer: str, event_i
         {"consumer": consumer, "event_id": event_id},
     )
     return result.first() is not None
+
+
+async def prune_inbox(session: AsyncSession, schema: str, consumer: str, older_than: timedelta) -> int:
+    """Forget events applied longer ago than any redelivery can come; how many rows went."""
+    result = await session.execute(
+        text(
+            f"DELETE FROM {check_schema_name(schema)}.inbox WHERE consumer = :consumer "
+            "AND processed_at < now() - make_interval(secs => :secs)"
+        ),
+        {"consumer": consumer, "secs": older_than.total_seconds()},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def create_inbox_v1(op: Any, schema: str) -> None:

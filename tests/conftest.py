@@ -32,6 +32,7 @@ _TABLES = (
     "retry.outbox_watermarks",
     "retry.policies",
     "retry.attempts",
+    "retry.idempotency_keys",
     "tenancy.webhook_secrets",
     "tenancy.processor_credentials",
     "tenancy.api_keys",

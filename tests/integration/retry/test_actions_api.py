@@ -153,3 +153,34 @@ async def test_retry_now_is_refused_for_an_observing_tenant_and_while_an_attempt
     running = await client.post(f"/v1/cases/{other_case}/retry", headers=bearer(tenant.api_key))
     assert running.status_code == 409
     assert running.json()["detail"] == "retry refused: an attempt is being made right now"
+
+
+async def test_an_idempotency_key_makes_retry_now_happen_once(
+    client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database
+) -> None:
+    case_id = await open_case(
+        clean_db, tenant, own_retries=True, charge_id="ch_idem", decline_code="do_not_honor"
+    )
+    headers = bearer(tenant.api_key) | {"Idempotency-Key": "click-1"}
+    first = await client.post(f"/v1/cases/{case_id}/retry", headers=headers)
+    again = await client.post(f"/v1/cases/{case_id}/retry", headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    async with clean_db.engine.connect() as conn:
+        reasons = (
+            (await conn.execute(select(attempts.c.reason).where(attempts.c.status == "scheduled")))
+            .scalars()
+            .all()
+        )
+    assert len(reasons) == 1
+    assert reasons[0].count("retry now requested") == 1  # the second request did nothing
+
+    reused = await client.post(f"/v1/cases/{case_id}/pause", headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["detail"] == "this Idempotency-Key was used for a different request"
+    blank = await client.post(
+        f"/v1/cases/{case_id}/pause", headers=bearer(tenant.api_key) | {"Idempotency-Key": " "}
+    )
+    assert blank.status_code == 400

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from dunning.common.auth import ReadPrincipal, WritePrincipal, database
 from dunning.common.clock import Clock, SystemClock
 from dunning.common.db import Database
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
+from dunning.common.idempotency import Answer, once, request_fingerprint
 from dunning.common.outbox import enqueue
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
@@ -126,11 +128,13 @@ ClockDep = Annotated[Clock, Depends(request_clock)]
 
 
 async def _act(
-    db: Database, clock: Clock, principal: Principal, case_id: str, action: Action | None
-) -> ActionAnswer:
+    request: Request, db: Database, clock: Clock, principal: Principal, case_id: str, action: Action | None
+) -> JSONResponse:
     now = clock.now()
     actor = f"api key {principal.key_id}"
-    async with db.unit_of_work() as uow:
+    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+
+    async def run() -> Answer:
         try:
             if action is None:
                 result = await actions.retry_now(
@@ -151,8 +155,23 @@ async def _act(
             raise Problem(409, str(exc), kind="action-refused") from None
         for event in result.events:
             await enqueue(uow.session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
+        body = ActionAnswer(case_id=result.case_id, status=result.status, note=result.note)
+        return Answer(200, body.model_dump())
+
+    async with db.unit_of_work() as uow:
+        # A repeated request with the same key (a lost response, a double click) replays the
+        # first answer and does nothing again: "retry now" never adds a second charge.
+        answer = await once(
+            uow.session,
+            schema=SCHEMA,
+            tenant_id=principal.tenant_id,
+            key=request.headers.get("idempotency-key"),
+            fingerprint=fingerprint,
+            run=run,
+        )
         await uow.commit()
-    return ActionAnswer(case_id=result.case_id, status=result.status, note=result.note)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
 
 
 CaseId = Annotated[str, Path(max_length=64)]
@@ -160,27 +179,27 @@ CaseId = Annotated[str, Path(max_length=64)]
 
 @router.post("/{case_id}/pause", response_model=ActionAnswer, summary="Pause retries and messages")
 async def pause_case(
-    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
-) -> ActionAnswer:
-    return await _act(db, clock, principal, case_id, Action.PAUSE)
+    request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> JSONResponse:
+    return await _act(request, db, clock, principal, case_id, Action.PAUSE)
 
 
 @router.post("/{case_id}/resume", response_model=ActionAnswer, summary="Lift a manual pause")
 async def resume_case(
-    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
-) -> ActionAnswer:
-    return await _act(db, clock, principal, case_id, Action.RESUME)
+    request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> JSONResponse:
+    return await _act(request, db, clock, principal, case_id, Action.RESUME)
 
 
 @router.post("/{case_id}/write-off", response_model=ActionAnswer, summary="Give up on the case")
 async def write_off_case(
-    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
-) -> ActionAnswer:
-    return await _act(db, clock, principal, case_id, Action.WRITE_OFF)
+    request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> JSONResponse:
+    return await _act(request, db, clock, principal, case_id, Action.WRITE_OFF)
 
 
 @router.post("/{case_id}/retry", response_model=ActionAnswer, summary="Charge again now (within card caps)")
 async def retry_case(
-    principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
-) -> ActionAnswer:
-    return await _act(db, clock, principal, case_id, None)
+    request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+) -> JSONResponse:
+    return await _act(request, db, clock, principal, case_id, None)

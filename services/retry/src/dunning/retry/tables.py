@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from dunning.common.idempotency import idempotency_table
 from dunning.common.inbox import inbox_table
 from dunning.common.outbox import outbox_tables
 
@@ -119,4 +120,5 @@ policies = Table(
 )
 
 inbox = inbox_table(metadata)
+idempotency_keys = idempotency_table(metadata)
 outbox, outbox_watermarks = outbox_tables(metadata)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 
@@ -56,6 +58,10 @@ def attempt_executor(
         gateway,
         clock or SystemClock(),
         worker_id=worker_id,
-        config=ExecutorConfig(batch=settings.retry_worker_batch, poll_interval=settings.retry_poll_seconds),
+        config=ExecutorConfig(
+            batch=settings.retry_worker_batch,
+            poll_interval=settings.retry_poll_seconds,
+            claim_ttl=timedelta(seconds=settings.retry_claim_ttl_seconds),
+        ),
     )
     return executor, gateway

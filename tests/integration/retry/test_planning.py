@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -160,3 +161,23 @@ async def test_the_tenants_own_outcomes_feed_the_learner(clean_db: Database) -> 
         day_of_month=15, weekday=3, hour=9, decline_code="insufficient_funds", attempt_number=2
     )
     assert stats.success_probability(first) > stats.success_probability(fifteenth)
+
+
+async def test_a_tokyo_customer_is_retried_on_a_tokyo_payday_morning(clean_db: Database) -> None:
+    await own_retries(clean_db)
+    failed = payment_event(
+        "payment.failed",
+        decline_code="insufficient_funds",
+        payment_method_id="pm_jp",
+        charge_id="ch_jp",
+        customer_country="JP",
+        currency="JPY",
+        amount=5000,
+        amount_due=5000,
+    )
+    await deliver(clean_db, failed, now=NOW)
+    planned = (await rows(clean_db))[-1]
+    local = planned.due_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert 8 <= local.hour < 11  # payday hours, the customer's morning
+    assert "time zone unknown" not in planned.reason
+    assert "payday" in planned.reason

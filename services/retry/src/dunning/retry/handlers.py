@@ -183,6 +183,8 @@ def _details(data: PaymentEventData, fact: Fact, known: dict[str, Any]) -> dict[
             "hosted_invoice_url": data.hosted_invoice_url,
             "customer_email": data.customer_email,
             "customer_name": data.customer_name,
+            "customer_country": data.customer_country,
+            "customer_region": data.customer_region,
         }
         # The amount owed and the decline come from failures; a success reports what was paid.
         if fact is Fact.FAILED or known.get("amount") is None:

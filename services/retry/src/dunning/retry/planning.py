@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
 from dunning.common.events.recovery import AttemptEventData, RecoveryEventType
 from dunning.retry import attempt_store
+from dunning.retry.domain.customer_zone import customer_zone
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
 from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.domain.schedule import Slot, next_attempt_slot
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, to_domain
 from dunning.retry.repository import add_to_timeline, get_policy
+from dunning.retry.zones import zones_by_country
 
 SOURCE = "/dunning/retry"
 
@@ -66,8 +68,10 @@ async def plan_next(
         history=past,
         advice=last.advice,
         policy=policy,
-        # The customer's zone is not known yet: the scheduler uses UTC and says so in the reason.
-        customer_tz=None,
+        # From the billing address; when it does not say, the scheduler uses UTC and says so.
+        customer_tz=customer_zone(
+            details.get("customer_country"), details.get("customer_region"), zones_by_country()
+        ),
         card_attempt_times=await attempt_store.card_attempt_times(session, tenant_id, now),
         stats=await attempt_store.learned_stats(session, tenant_id, now),
         methods=tuple(methods or ()),

@@ -36,6 +36,8 @@ DETAIL_COLUMNS = (
     "customer_email",
     "customer_name",
     "provider_account",
+    "customer_country",
+    "customer_region",
 )
 
 

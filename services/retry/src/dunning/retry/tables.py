@@ -55,6 +55,9 @@ cases = Table(
     Column("provider_account", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The billing address's country and region: the customer's time zone is read from them.
+    Column("customer_country", Text),
+    Column("customer_region", Text),
     UniqueConstraint("tenant_id", "invoice_id", name="uq_cases_tenant_invoice"),
     Index("ix_cases_tenant_status_opened", "tenant_id", "status", "opened_at"),
     Index("ix_cases_tenant_customer", "tenant_id", "customer_id"),

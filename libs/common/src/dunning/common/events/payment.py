@@ -54,6 +54,12 @@ class InvoicePaymentData(_Event):
     subscription_id: str | None = None
     customer_email: str | None = None
     customer_name: str | None = None
+    customer_country: str | None = Field(
+        default=None, description="ISO 3166-1 alpha-2 country of the billing address, when known."
+    )
+    customer_region: str | None = Field(
+        default=None, description="State or province of the billing address (e.g. 'CA'), when known."
+    )
     amount: int = Field(ge=0, description="Amount still owed (or paid, for success events), minor units.")
     amount_due: int = Field(ge=0, description="Invoice total due, minor units.")
     currency: str = Field(pattern=r"^[A-Z]{3}$")

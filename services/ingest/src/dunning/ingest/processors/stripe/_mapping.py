@@ -109,6 +109,10 @@ def invoice_event(source: EventSource) -> Normalization:
         subscription_id=_invoice_subscription(invoice),
         customer_email=invoice.text("customer_email"),
         customer_name=invoice.text("customer_name"),
+        # The billing address Stripe snapshots on the invoice: where the customer's time zone
+        # (and so their morning and their payday) is read from.
+        customer_country=_address(invoice, "country"),
+        customer_region=_address(invoice, "state"),
         invoice_status=invoice.text("status"),
         due_date=invoice.timestamp("due_date"),
         hosted_invoice_url=invoice.text("hosted_invoice_url"),
@@ -118,6 +122,12 @@ def invoice_event(source: EventSource) -> Normalization:
         **asdict(from_invoice(invoice)),
     )
     return source.emit(INVOICE_EVENTS[source.event.type], data)
+
+
+def _address(invoice: StripeFields, part: str) -> str | None:
+    address = invoice.child("customer_address")
+    value = address.text(part) if address is not None else None
+    return value.strip().upper() if value and value.strip() else None
 
 
 def payment_failure(source: EventSource) -> Normalization:

@@ -1,0 +1,36 @@
+"""The customer's zone from the billing address: exact where the address says enough, else None."""
+
+import pytest
+
+from dunning.retry.domain.customer_zone import customer_zone
+from dunning.retry.zones import zones_by_country
+
+
+@pytest.mark.parametrize(
+    ("country", "region", "zone"),
+    [
+        ("JP", None, "Asia/Tokyo"),
+        ("kr", None, "Asia/Seoul"),
+        ("DE", None, "Europe/Berlin"),  # Busingen keeps Berlin's clock: one answer
+        ("GB", "ENG", "Europe/London"),
+        ("US", "CA", "America/Los_Angeles"),
+        ("US", "ny", "America/New_York"),
+        ("US", "AZ", "America/Phoenix"),
+        ("CA", "BC", "America/Vancouver"),
+        ("AU", "QLD", "Australia/Brisbane"),
+        ("US", None, None),  # four clocks and no state: we do not guess
+        ("BR", None, None),
+        ("US", "ZZ", None),
+        (None, "CA", None),
+        ("XX", None, None),
+    ],
+)
+def test_zone_from_the_billing_address(country: str | None, region: str | None, zone: str | None) -> None:
+    assert customer_zone(country, region, zones_by_country()) == zone
+
+
+def test_zone_table_covers_every_country_once() -> None:
+    table = zones_by_country()
+    assert table["JP"] == ("Asia/Tokyo",)
+    assert len(table["US"]) > 4
+    assert all(zones for zones in table.values())

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 
 from dunning.common.clock import Clock
 from dunning.common.crypto import SecretBox
@@ -32,7 +31,7 @@ from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import EndAction, RetryMode
 from dunning.retry.gateway import ChargeResult, ProcessorRefused, ProcessorUnavailable, StripeGateway
 from dunning.retry.repository import CaseRecord
-from dunning.retry.tables import SCHEMA, cases
+from dunning.retry.tables import SCHEMA
 
 log = structlog.get_logger(__name__)
 
@@ -120,11 +119,7 @@ class AttemptExecutor:
 
     async def _run(self, attempt: Any) -> None:
         async with self._db.unit_of_work() as uow:
-            case = (
-                (await uow.session.execute(select(cases).where(cases.c.id == attempt["case_id"])))
-                .one()
-                ._mapping
-            )
+            case = await repository.case_row(uow.session, attempt["case_id"])
             creds = await processor_credentials_for(
                 uow.session, self._box, case["tenant_id"], case["provider"]
             )

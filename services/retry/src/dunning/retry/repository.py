@@ -70,6 +70,11 @@ async def lock_or_create(
     return _record(row._mapping)
 
 
+async def case_row(session: AsyncSession, case_id: str) -> Any:
+    """Every column of a case, as a mapping (read only)."""
+    return (await session.execute(select(cases).where(cases.c.id == case_id))).one()._mapping
+
+
 async def lock_case(session: AsyncSession, case_id: str) -> CaseRecord:
     row = (await session.execute(select(cases).where(cases.c.id == case_id).with_for_update())).one()
     return _record(row._mapping)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 from tests.conftest import Infra
+from tests.support.servers import serve_in_thread
+from tests.support.stripe_fake import FakeStripe, create_app
 
 from dunning.cli.settings import SystemSettings
 from dunning.cli.system import OUTBOX_SCHEMAS, build_system_app
@@ -59,3 +62,17 @@ async def relay(infra: Infra, clean_db: Database) -> AsyncIterator[OutboxRelay]:
         stop.set()
         await asyncio.wait_for(task, timeout=10)
         await producer.stop()
+
+
+@pytest.fixture(scope="module")
+def stripe_server() -> Iterator[tuple[FakeStripe, str]]:
+    """The Stripe fake on a real loopback socket, one per test module."""
+    fake = FakeStripe()
+    with serve_in_thread(create_app(fake)) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def fake(stripe_server: tuple[FakeStripe, str]) -> FakeStripe:
+    stripe_server[0].reset()
+    return stripe_server[0]

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from tests.support.stripe_fake import (
     FakeStripe,
     always,
     authentication_required,
-    create_app,
     decline,
     processing_error,
     sequence,
@@ -46,22 +45,9 @@ LEGACY = "2024-06-20"
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe()
-    with serve_in_thread(create_app(fake)) as url:
-        yield fake, url
-
-
 @pytest.fixture
-def fake(server: tuple[FakeStripe, str]) -> FakeStripe:
-    server[0].reset()
-    return server[0]
-
-
-@pytest.fixture
-def url(server: tuple[FakeStripe, str]) -> str:
-    return server[1]
+def url(stripe_server: tuple[FakeStripe, str]) -> str:
+    return stripe_server[1]
 
 
 @contextlib.asynccontextmanager

@@ -1,28 +1,13 @@
-"""The Stripe fake over real HTTP, and a gateway pointed at it, for the retry service's tests."""
+"""A gateway pointed at the Stripe fake (tests/integration/conftest.py), for the retry tests."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
-from tests.support.servers import serve_in_thread
-from tests.support.stripe_fake import FakeStripe, create_app
+from tests.support.stripe_fake import FakeStripe
 
 from dunning.retry.gateway import StripeGateway
-
-
-@pytest.fixture(scope="module")
-def stripe_server() -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe()
-    with serve_in_thread(create_app(fake)) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def fake(stripe_server: tuple[FakeStripe, str]) -> FakeStripe:
-    stripe_server[0].reset()
-    return stripe_server[0]
 
 
 @pytest_asyncio.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -277,17 +277,7 @@ def test_a_cascade_only_goes_to_a_usable_stored_method_with_consent(world: World
 def test_the_schedule_is_a_pure_function(world: World, days: int) -> None:
     # Same inputs, same answer; and no wall clock: the real date is far from these nows.
     assert _plan(world) == _plan(world)
-    later = World(
-        now=world.now + timedelta(days=days),
-        opened_at=world.opened_at,
-        history=world.history,
-        advice=world.advice,
-        policy=world.policy,
-        customer_tz=world.customer_tz,
-        stats=world.stats,
-        card_times=world.card_times,
-        methods=world.methods,
-    )
+    later = replace(world, now=world.now + timedelta(days=days))
     outcome = _plan(later)
     if isinstance(outcome, Slot):
         assert outcome.due_at >= later.now

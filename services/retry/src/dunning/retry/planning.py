@@ -17,14 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
 from dunning.common.events.recovery import AttemptEventData, RecoveryEventType
 from dunning.retry import attempt_store
-from dunning.retry.domain.customer_zone import customer_zone
+from dunning.common.zones import customer_zone, zones_by_country
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
 from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
 from dunning.retry.domain.schedule import Slot, next_attempt_slot
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, to_domain
 from dunning.retry.repository import add_to_timeline, get_policy
-from dunning.retry.zones import zones_by_country
 
 SOURCE = "/dunning/retry"
 

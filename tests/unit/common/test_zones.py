@@ -2,8 +2,7 @@
 
 import pytest
 
-from dunning.retry.domain.customer_zone import customer_zone
-from dunning.retry.zones import zones_by_country
+from dunning.common.zones import candidate_zones, customer_zone, zones_by_country
 
 
 @pytest.mark.parametrize(
@@ -34,3 +33,12 @@ def test_zone_table_covers_every_country_once() -> None:
     assert table["JP"] == ("Asia/Tokyo",)
     assert len(table["US"]) > 4
     assert all(zones for zones in table.values())
+
+
+def test_candidate_zones_are_every_clock_of_the_country_when_the_region_is_unknown() -> None:
+    us = candidate_zones("US", None)
+    assert {"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"} <= set(us)
+    assert candidate_zones("US", "CA") == ("America/Los_Angeles",)
+    assert candidate_zones("JP", None) == ("Asia/Tokyo",)
+    assert candidate_zones(None, None) == ()
+    assert candidate_zones("XX", None) == ()

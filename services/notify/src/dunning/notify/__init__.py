@@ -1,0 +1,1 @@
+"""The notify service: escalation levels, channels, content and compliance for customer messages."""

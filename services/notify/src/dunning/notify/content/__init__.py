@@ -1,0 +1,1 @@
+"""Message content: sandboxed Jinja2 templates, default wording per locale, Babel formatting."""

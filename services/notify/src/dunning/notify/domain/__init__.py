@@ -1,0 +1,1 @@
+"""Pure notify decisions: escalation levels, sending windows, caps, opt-outs, fees (no I/O)."""

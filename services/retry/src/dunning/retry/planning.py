@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
 from dunning.common.events.recovery import AttemptEventData, RecoveryEventType
-from dunning.retry import attempt_store
 from dunning.common.zones import customer_zone, zones_by_country
+from dunning.retry import attempt_store
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
 from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import RetryMode, RetryPolicy

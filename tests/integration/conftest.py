@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,8 +25,11 @@ from dunning.common.tenancy.service import CreatedTenant, create_tenant
 
 
 @pytest_asyncio.fixture
-async def client(infra: Infra, clean_db: Database, box: SecretBox) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    infra: Infra, clean_db: Database, box: SecretBox, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = SystemSettings(
+        data_dir=tmp_path / "data",
         database_url=infra.database_url,
         kafka_bootstrap=infra.bootstrap,
         secret_key=SecretStr(infra.secret_key),

@@ -36,6 +36,7 @@ class Role(StrEnum):
     ingest = "ingest"
     relay = "relay"
     retry = "retry"
+    notify = "notify"
 
 
 @app.command()

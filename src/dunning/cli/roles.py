@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import uvicorn
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from dunning.cli.settings import SystemSettings
 from dunning.cli.system import OUTBOX_SCHEMAS, QuietServer
@@ -25,6 +25,7 @@ from dunning.common.http import build_app
 from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.ingest.app import create_app as create_ingest_app
+from dunning.notify import app as notify
 from dunning.retry import app as retry
 
 Worker = Callable[[asyncio.Event], Awaitable[None]]
@@ -34,9 +35,9 @@ def serve_role(role: str, settings: SystemSettings) -> None:
     if role == "ingest":
         app = create_ingest_app(settings)
         uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
-    elif role in ("relay", "retry"):
-        # retry opens tenants' sealed Stripe keys; the relay only moves events.
-        settings.require("database_url", "kafka_bootstrap", *(("secret_key",) if role == "retry" else ()))
+    elif role in ("relay", "retry", "notify"):
+        # retry and notify open sealed secrets (Stripe keys, webhook secrets); the relay only moves events.
+        settings.require("database_url", "kafka_bootstrap", *(("secret_key",) if role != "relay" else ()))
         asyncio.run(_serve_workers(role, settings))
     else:
         raise SystemExit(f"unknown role {role!r}")
@@ -68,6 +69,7 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
     workers: list[Worker] = []
     routers: list[APIRouter] = []
     closers: list[Callable[[], Awaitable[None]]] = []
+    installs: list[Callable[[FastAPI], None]] = []
     if role == "relay":
         relay = OutboxRelay(
             db,
@@ -78,6 +80,20 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
         )
         health.add_heartbeat(relay.heartbeat)
         workers.append(relay.run)
+    elif role == "notify":
+        pod = os.environ.get("POD_NAME")
+        box = SecretBox(settings.require_secret_key())
+        consumer = notify.event_consumer(db, bootstrap, producer, group_instance_id=pod)
+        walker = notify.walker(settings, db)
+        dispatcher, close_channels = notify.dispatcher(
+            settings, db, box, worker_id=pod or f"notify-{os.getpid()}"
+        )
+        for part in (consumer, walker, dispatcher):
+            health.add_heartbeat(part.heartbeat)
+            workers.append(part.run)
+        closers.append(close_channels)
+        routers += notify.routers()
+        installs.append(lambda app: notify.install(app, settings, box))
     else:
         # Static membership from the pod name: a restarted pod gets its partitions back at once.
         pod = os.environ.get("POD_NAME")
@@ -92,6 +108,8 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
         routers += retry.routers()  # the service serves its own /v1 slice (DESIGN §7)
     app = build_app(title=f"Dunning {role}", routers=routers, health=health)
     app.state.db = db
+    for install in installs:
+        install(app)
     server = QuietServer(
         uvicorn.Config(
             app,

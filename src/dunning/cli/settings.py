@@ -12,13 +12,14 @@ from pydantic import SecretStr
 from dunning.common.crypto import load_or_create_key
 from dunning.common.settings import MissingSettings
 from dunning.ingest.settings import IngestSettings
+from dunning.notify.settings import NotifySettings
 from dunning.retry.settings import RetrySettings
 
 RUNTIME_FILE = "runtime.json"
 SECRET_KEY_FILE = "secret.key"
 
 
-class SystemSettings(IngestSettings, RetrySettings):
+class SystemSettings(IngestSettings, RetrySettings, NotifySettings):
     """Everything every service reads: what the all-in-one runner and the CLI tools use."""
 
 

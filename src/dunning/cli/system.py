@@ -31,13 +31,19 @@ from dunning.common.migrations import MigrationSet, upgrade
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.common.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 from dunning.ingest import app as ingest
+from dunning.notify import app as notify
 from dunning.retry import app as retry
 
 log = structlog.get_logger(__name__)
 
 # Order matters: tenancy first, then every service's own history.
-MIGRATION_SETS: tuple[MigrationSet, ...] = (TENANCY_MIGRATIONS, ingest.MIGRATIONS, retry.MIGRATIONS)
-OUTBOX_SCHEMAS: tuple[str, ...] = (ingest.OUTBOX_SCHEMA, retry.OUTBOX_SCHEMA)
+MIGRATION_SETS: tuple[MigrationSet, ...] = (
+    TENANCY_MIGRATIONS,
+    ingest.MIGRATIONS,
+    retry.MIGRATIONS,
+    notify.MIGRATIONS,
+)
+OUTBOX_SCHEMAS: tuple[str, ...] = (ingest.OUTBOX_SCHEMA, retry.OUTBOX_SCHEMA, notify.OUTBOX_SCHEMA)
 
 
 @dataclass
@@ -98,10 +104,14 @@ def build_system_app(settings: SystemSettings, db: Database, box: SecretBox, hea
         yield
 
     app = build_app(
-        title="Dunning", routers=[*ingest.routers(), *retry.routers()], health=health, lifespan=lifespan
+        title="Dunning",
+        routers=[*ingest.routers(), *retry.routers(), *notify.routers()],
+        health=health,
+        lifespan=lifespan,
     )
     app.state.db = db
     ingest.install(app, settings, db, box, SystemClock())
+    notify.install(app, settings, box)
     return app
 
 
@@ -137,6 +147,12 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     health.add_heartbeat(cases.heartbeat)
     executor, gateway = retry.attempt_executor(settings, db, box, worker_id=f"run-{os.getpid()}")
     health.add_heartbeat(executor.heartbeat)
+    notify_consumer = notify.event_consumer(db, endpoints.kafka_bootstrap, producer)
+    health.add_heartbeat(notify_consumer.heartbeat)
+    walker = notify.walker(settings, db)
+    health.add_heartbeat(walker.heartbeat)
+    dispatcher, close_channels = notify.dispatcher(settings, db, box, worker_id=f"run-{os.getpid()}")
+    health.add_heartbeat(dispatcher.heartbeat)
     app = build_system_app(settings, db, box, health)
     server = QuietServer(
         uvicorn.Config(
@@ -166,6 +182,9 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             janitor_task = group.create_task(janitor.run(stop))
             cases_task = group.create_task(cases.run(stop))
             executor_task = group.create_task(executor.run(stop))
+            notify_tasks = [
+                group.create_task(worker.run(stop)) for worker in (notify_consumer, walker, dispatcher)
+            ]
             server_task = group.create_task(server.serve())
             while not server.started and not server_task.done():
                 await asyncio.sleep(0.05)
@@ -187,11 +206,14 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             await janitor_task
             await cases_task
             await executor_task
+            for task in notify_tasks:
+                await task
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         runtime_path(settings.data_dir).unlink(missing_ok=True)
         await gateway.close()
+        await close_channels()
         await producer.stop()
         await db.dispose()
 

@@ -13,9 +13,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from dunning.common.events.envelope import CloudEvent
+from dunning.common.events.notification import DATA_MODELS as NOTIFICATION_MODELS
 from dunning.common.events.payment import DATA_MODELS as PAYMENT_MODELS
 from dunning.common.events.recovery import DATA_MODELS as RECOVERY_MODELS
-from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC, RECOVERY_EVENTS_TOPIC
+from dunning.common.events.topics import (
+    NOTIFICATION_EVENTS_TOPIC,
+    PAYMENT_EVENTS_TOPIC,
+    RECOVERY_EVENTS_TOPIC,
+)
 
 
 def schemas() -> dict[str, dict[str, Any]]:
@@ -24,6 +29,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     catalogue: list[tuple[str, str, type[BaseModel]]] = [
         *((t.cloudevents_type, PAYMENT_EVENTS_TOPIC, m) for t, m in PAYMENT_MODELS.items()),
         *((t.cloudevents_type, RECOVERY_EVENTS_TOPIC, m) for t, m in RECOVERY_MODELS.items()),
+        *((t.cloudevents_type, NOTIFICATION_EVENTS_TOPIC, m) for t, m in NOTIFICATION_MODELS.items()),
     ]
     for cloudevents_type, topic, model in catalogue:
         schema = model.model_json_schema()

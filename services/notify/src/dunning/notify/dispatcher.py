@@ -1,0 +1,273 @@
+"""The delivery worker: a durable timer over delivery rows. Any replica claims due ones
+(``FOR UPDATE SKIP LOCKED``) and takes each through three steps, holding no lock across a
+network call: decide and render (one transaction), hand to the channel (none), record (one).
+
+Deciding may mean waiting (quiet hours, a contact cap), suppressing with a recorded reason
+(opted out, no address) or cancelling (the case recovered meanwhile). A worker killed mid-send
+leaves the row ``sending``; after the claim TTL another worker sends it again with the same
+Message-ID / idempotency token / webhook-id, so a receiver can recognise the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from dunning.common.clock import Clock
+from dunning.common.crypto import SecretBox
+from dunning.common.db import Database
+from dunning.common.events.notification import NotificationEventType
+from dunning.common.health import Heartbeat
+from dunning.notify import delivery_store, escalation_events, repository
+from dunning.notify.channels.email import Mailer
+from dunning.notify.channels.errors import DeliveryError
+from dunning.notify.channels.sms import SmsGateway
+from dunning.notify.channels.webhooks import WebhookSender
+from dunning.notify.composer import Composed, compose
+from dunning.notify.unsubscribe import UnsubscribeTokens
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherConfig:
+    public_base: str
+    default_from: str
+    batch: int = 20
+    poll_interval: float = 1.0
+    claim_ttl: timedelta = timedelta(minutes=5)
+    max_attempts: int = 8
+    first_backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(hours=6)
+
+
+@dataclass(slots=True)
+class ChannelSet:
+    """The adapters deliveries go out through; each is optional but email."""
+
+    mailer_for: Any  # Callable[[str], Mailer]: tenant id → mailer (a folder per tenant when embedded)
+    sms: SmsGateway | None = None
+    webhooks: WebhookSender = field(default_factory=WebhookSender)
+
+    def mailer(self, tenant_id: str) -> Mailer:
+        mailer: Mailer = self.mailer_for(tenant_id)
+        return mailer
+
+
+class DeliveryDispatcher:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        clock: Clock,
+        channels: ChannelSet,
+        tokens: UnsubscribeTokens,
+        config: DispatcherConfig,
+        *,
+        worker_id: str,
+    ) -> None:
+        self._db = db
+        self._box = box
+        self._clock = clock
+        self._channels = channels
+        self._tokens = tokens
+        self._config = config
+        self._worker = worker_id
+        self.heartbeat = Heartbeat("notify-dispatcher", stale_after=max(60.0, config.poll_interval * 10))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.heartbeat.beat()
+            try:
+                handled = await self.send_due()
+            except Exception as exc:  # the database is away: deliveries wait in their rows
+                log.warning("delivery round failed", error=repr(exc))
+                handled = 0
+            if handled < self._config.batch:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def send_due(self) -> int:
+        """Claim and handle one batch of due deliveries; how many were claimed."""
+        now = self._clock.now()
+        cfg = self._config
+        async with self._db.unit_of_work() as uow:
+            claimed = await delivery_store.claim_due(
+                uow.session, now=now, worker=self._worker, batch=cfg.batch, ttl=cfg.claim_ttl
+            )
+            await uow.commit()
+        for row in claimed:
+            self.heartbeat.beat()
+            try:
+                await self._deliver(row)
+            except Exception as exc:  # one delivery's surprise must not strand the rest of the round
+                log.exception("delivery failed unexpectedly; released for a later round", delivery=row["id"])
+                await self._settle_failure(
+                    row, DeliveryError(f"internal error: {exc!r}"[:300], permanent=False)
+                )
+        return len(claimed)
+
+    async def _deliver(self, row: Any) -> None:
+        now = self._clock.now()
+        async with self._db.unit_of_work() as uow:
+            locked = await delivery_store.lock_claimed(uow.session, row["id"], self._worker)
+            if locked is None:
+                return  # the claim expired and another worker has it
+            composed = await compose(
+                uow.session,
+                locked,
+                now=now,
+                box=self._box,
+                tokens=self._tokens,
+                public_base=self._config.public_base,
+                default_from=self._config.default_from,
+                sms_available=self._channels.sms is not None,
+            )
+            if composed.verdict == "defer":
+                assert composed.until is not None
+                await delivery_store.reschedule(
+                    uow.session,
+                    row["id"],
+                    at=composed.until,
+                    note=composed.note,
+                    attempts=locked["attempts"] - 1,
+                )
+            elif composed.verdict in ("suppress", "cancel", "hold"):
+                status = {"suppress": "suppressed", "cancel": "canceled", "hold": "held"}[composed.verdict]
+                await delivery_store.finish(
+                    uow.session,
+                    row["id"],
+                    status=status,
+                    note=composed.note,
+                    reason_code=composed.reason_code,
+                )
+                if status == "suppressed":
+                    await escalation_events.delivery_outcome(
+                        uow.session,
+                        NotificationEventType.NOTIFICATION_SUPPRESSED,
+                        locked,
+                        at=now,
+                        note=composed.note,
+                        reason_code=composed.reason_code,
+                        address=composed.address,
+                        locale=composed.locale,
+                    )
+            else:
+                await delivery_store.store_content(uow.session, row["id"], **composed.stored())
+            await uow.commit()
+        if composed.verdict != "send":
+            log.info(
+                "delivery decided", delivery=row["id"], verdict=composed.verdict, reason=composed.reason_code
+            )
+            return
+        try:
+            provider_id = await self._transmit(row, composed)
+        except DeliveryError as exc:
+            await self._settle_failure(row, exc, composed)
+            return
+        async with self._db.unit_of_work() as uow:
+            sent_at = self._clock.now()
+            await delivery_store.finish(
+                uow.session,
+                row["id"],
+                status="sent",
+                sent_at=sent_at,
+                provider_message_id=provider_id,
+                note="sent",
+            )
+            current = await delivery_store.get(uow.session, row["id"])
+            await escalation_events.delivery_outcome(
+                uow.session, NotificationEventType.NOTIFICATION_SENT, current, at=sent_at
+            )
+            await uow.commit()
+        log.info("message sent", delivery=row["id"], channel=row["channel"], level=row["level"])
+
+    async def _transmit(self, row: Any, composed: Composed) -> str | None:
+        channel = row["channel"]
+        if channel == "email":
+            assert composed.email is not None
+            return await self._channels.mailer(row["tenant_id"]).send(composed.email)
+        if channel == "sms":
+            assert self._channels.sms is not None
+            assert composed.address
+            assert composed.rendered
+            return await self._channels.sms.send(
+                composed.address, composed.rendered.text, idempotency_key=row["key"]
+            )
+        if channel in ("webhook", "agency"):
+            assert composed.endpoint_url
+            assert composed.endpoint_secret
+            assert composed.payload is not None
+            status = await self._channels.webhooks.send(
+                composed.endpoint_url,
+                composed.endpoint_secret,
+                msg_id=f"msg_{row['id']}",
+                payload=composed.payload,
+                timestamp=self._clock.now(),
+            )
+            return f"http_{status}"
+        return None  # in-app: stored is delivered; the platform reads the feed
+
+    async def _settle_failure(self, row: Any, exc: DeliveryError, composed: Composed | None = None) -> None:
+        now = self._clock.now()
+        cfg = self._config
+        async with self._db.unit_of_work() as uow:
+            current = await delivery_store.get(uow.session, row["id"])
+            if current is None or current["status"] != "sending" or current["claimed_by"] != self._worker:
+                return
+            attempts = int(current["attempts"])
+            if exc.recipient_opted_out and composed is not None and composed.address:
+                await repository.add_opt_out(
+                    uow.session,
+                    tenant_id=row["tenant_id"],
+                    channel=row["channel"],
+                    address=composed.address,
+                    customer_id=row["customer_id"],
+                    source="provider",
+                )
+                note = f"suppressed: the provider holds an opt-out for this recipient ({exc})"
+                await delivery_store.finish(
+                    uow.session, row["id"], status="suppressed", note=note, reason_code="provider_opt_out"
+                )
+                await escalation_events.delivery_outcome(
+                    uow.session,
+                    NotificationEventType.NOTIFICATION_SUPPRESSED,
+                    current,
+                    at=now,
+                    note=note,
+                    reason_code="provider_opt_out",
+                )
+            elif exc.transient and attempts < cfg.max_attempts:
+                wait = min(cfg.first_backoff * 2 ** (attempts - 1), cfg.max_backoff)
+                wait = wait * random.uniform(0.8, 1.2)
+                if exc.retry_after is not None:
+                    wait = max(wait, timedelta(seconds=exc.retry_after))
+                await delivery_store.reschedule(
+                    uow.session,
+                    row["id"],
+                    at=now + wait,
+                    note=f"attempt {attempts} failed ({exc}); trying again",
+                )
+            else:
+                why = "permanent failure" if exc.permanent else f"gave up after {attempts} attempts"
+                note = f"{why}: {exc}"
+                await delivery_store.finish(
+                    uow.session, row["id"], status="failed", note=note, reason_code=exc.code
+                )
+                await escalation_events.delivery_outcome(
+                    uow.session,
+                    NotificationEventType.NOTIFICATION_FAILED,
+                    current,
+                    at=now,
+                    note=note,
+                    reason_code=exc.code,
+                )
+            await uow.commit()
+        log.warning("delivery attempt failed", delivery=row["id"], code=exc.code, permanent=exc.permanent)

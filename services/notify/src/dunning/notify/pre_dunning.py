@@ -1,0 +1,39 @@
+"""Pre-dunning: tell a customer before a payment fails (a card about to expire), when the tenant
+has turned it on. One notice per card expiry and channel, however often the processor repeats it."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.events.payment import PaymentMethodData
+from dunning.notify import delivery_store, repository
+from dunning.notify.domain.channels import TemplateName
+
+
+async def card_expiring(session: AsyncSession, data: PaymentMethodData, cause_id: str) -> int:
+    """Schedule card-expiring notices; how many were new."""
+    policy = await repository.policy_of(session, data.tenant_id)
+    if not policy.pre_dunning.card_expiring or not data.customer_id:
+        return 0
+    expiry = f"{data.card_exp_year or 0}-{data.card_exp_month or 0:02d}"
+    scheduled = 0
+    for channel in policy.pre_dunning.channels:
+        key = f"{data.tenant_id}:card:{data.payment_method_id}:{expiry}:{channel.value}"
+        created = await delivery_store.schedule(
+            session,
+            tenant_id=data.tenant_id,
+            key=key,
+            template=TemplateName.CARD_EXPIRING.value,
+            channel=channel.value,
+            due_at=data.occurred_at,
+            customer_id=data.customer_id,
+            note=f"pre-dunning: card ending {data.card_last4 or '????'} expires {expiry} ({cause_id})",
+            facts={
+                "card_brand": data.card_brand,
+                "card_last4": data.card_last4,
+                "card_exp_month": data.card_exp_month,
+                "card_exp_year": data.card_exp_year,
+            },
+        )
+        scheduled += created is not None
+    return scheduled

@@ -1,0 +1,175 @@
+"""The escalation walker: a durable timer over escalations. Any replica claims the due ones
+(``FOR UPDATE SKIP LOCKED``), plans one delivery per channel of the level reached, and sets the
+next level's due time — all in one short transaction, so a crash repeats nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dunning.common.clock import Clock
+from dunning.common.db import Database
+from dunning.common.events.notification import HandedOffData
+from dunning.common.health import Heartbeat
+from dunning.notify import delivery_store, escalation_events, repository
+from dunning.notify.domain.escalation import next_level
+from dunning.notify.policy_schema import PolicyBody, to_policy
+
+log = structlog.get_logger(__name__)
+
+AGENCY = "agency"  # a delivery kind beside the customer channels: the case file to the agency
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerConfig:
+    batch: int = 50
+    poll_interval: float = 1.0
+
+
+class EscalationWalker:
+    def __init__(self, db: Database, clock: Clock, config: WalkerConfig | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._config = config or WalkerConfig()
+        self.heartbeat = Heartbeat("notify-walker", stale_after=max(60.0, self._config.poll_interval * 10))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.heartbeat.beat()
+            try:
+                walked = await self.walk_due()
+            except Exception as exc:  # the database is away: escalations wait in their rows
+                log.warning("escalation walk failed", error=repr(exc))
+                walked = 0
+            if walked < self._config.batch:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def walk_due(self) -> int:
+        """Advance every due escalation by one level; how many advanced."""
+        now = self._clock.now()
+        async with self._db.unit_of_work() as uow:
+            rows = await repository.claim_due_escalations(uow.session, now=now, batch=self._config.batch)
+            for row in rows:
+                await self._reach_level(uow.session, row, now)
+            await uow.commit()
+        return len(rows)
+
+    async def _reach_level(self, session: AsyncSession, row: Any, now: datetime) -> None:
+        policy = to_policy(PolicyBody.model_validate(row["policy"]))
+        index: int = row["next_level"]
+        level = policy.levels[index]
+        tenant, case_id = row["tenant_id"], row["case_id"]
+        for channel in level.channels:
+            await delivery_store.schedule(
+                session,
+                tenant_id=tenant,
+                key=delivery_store.delivery_key(tenant, case_id, index, channel.value),
+                template=level.template.value,
+                channel=channel.value,
+                due_at=row["next_due_at"],
+                case_id=case_id,
+                invoice_id=row["invoice_id"],
+                customer_id=row["customer_id"],
+                level=index,
+                level_name=level.name,
+                note=f"level {index} ({level.name}): {row['next_note']}",
+            )
+        if level.hand_off:
+            await self._hand_off(session, row, index, now)
+        following = next_level(policy, reached=index, opened_at=row["opened_at"], previous_sent_at=now)
+        await repository.update_escalation(
+            session,
+            case_id,
+            status="active" if following else "completed",
+            status_note="escalating" if following else "every level reached",
+            reached_level=index,
+            reached_at=now,
+            next_level=following.index if following else None,
+            next_due_at=following.due_at if following else None,
+            next_note=following.why if following else None,
+        )
+        channels = ", ".join(c.value for c in level.channels) or "no channel"
+        note = f"reached level {index} ({level.name}) on {channels}"
+        if following:
+            note += f"; next {following.level.name!r} due {following.why}"
+        await escalation_events.level_changed(
+            session,
+            tenant_id=tenant,
+            case_id=case_id,
+            invoice_id=row["invoice_id"],
+            customer_id=row["customer_id"],
+            level=index,
+            level_name=level.name,
+            previous=row["reached_level"],
+            status="active" if following else "completed",
+            note=note,
+            next_due_at=following.due_at if following else None,
+            at=now,
+            cause=f"level:{index}",
+        )
+        log.info("escalation level reached", case=case_id, level=index, name=level.name)
+
+    async def _hand_off(self, session: AsyncSession, row: Any, index: int, now: datetime) -> None:
+        tenant, case_id = row["tenant_id"], row["case_id"]
+        invoice = await repository.invoice_facts(session, tenant, row["invoice_id"])
+        contact = (
+            await repository.contact_row(session, tenant, row["customer_id"]) if row["customer_id"] else None
+        )
+        history = await repository.history_of(session, case_id)
+        messages = await delivery_store.of_case(session, tenant, case_id)
+        agency = await repository.endpoint(session, tenant, AGENCY)
+        layers = {**(contact["observed"] if contact else {}), **(contact["override"] if contact else {})}
+        case_file = HandedOffData(
+            tenant_id=tenant,
+            case_id=case_id,
+            invoice_id=row["invoice_id"],
+            customer_id=row["customer_id"],
+            occurred_at=now,
+            amount=(invoice["amount"] if invoice and invoice["amount"] is not None else 0),
+            currency=(invoice["currency"] if invoice and invoice["currency"] else "USD"),
+            opened_at=row["opened_at"],
+            customer_name=layers.get("name"),
+            customer_email=layers.get("email"),
+            attempts=[
+                {"type": h["type"], "at": h["at"].isoformat(), **h["summary"]}
+                for h in history
+                if h["type"].startswith("attempt.")
+            ],
+            messages=[
+                {
+                    "level": m["level"],
+                    "channel": m["channel"],
+                    "template": m["template"],
+                    "status": m["status"],
+                    "sent_at": m["sent_at"].isoformat() if m["sent_at"] else None,
+                    "note": m["note"],
+                }
+                for m in messages
+            ],
+            agency_delivery="pending" if agency else "not_configured",
+        )
+        await escalation_events.handed_off(session, case_file, case_id=case_id)
+        if agency is not None:
+            await delivery_store.schedule(
+                session,
+                tenant_id=tenant,
+                key=delivery_store.delivery_key(tenant, case_id, index, AGENCY),
+                template="collections",
+                channel=AGENCY,
+                due_at=now,
+                case_id=case_id,
+                invoice_id=row["invoice_id"],
+                customer_id=row["customer_id"],
+                level=index,
+                level_name="collections hand-off",
+                note="the case file goes to the collections agency",
+                facts=case_file.model_dump(mode="json"),
+            )

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from dunning.common.clock import Clock
+from dunning.common.clock import Clock, SystemClock
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.notification import NotificationEventType
@@ -53,6 +53,9 @@ class ChannelSet:
     mailer_for: Any  # Callable[[str], Mailer]: tenant id → mailer (a folder per tenant when embedded)
     sms: SmsGateway | None = None
     webhooks: WebhookSender = field(default_factory=WebhookSender)
+    # Receivers check a webhook's timestamp against their own clock (replay protection), so it
+    # is wall time even when the business clock is simulated.
+    wall_clock: Clock = field(default_factory=SystemClock)
 
     def mailer(self, tenant_id: str) -> Mailer:
         mailer: Mailer = self.mailer_for(tenant_id)
@@ -210,7 +213,7 @@ class DeliveryDispatcher:
                 composed.endpoint_secret,
                 msg_id=f"msg_{row['id']}",
                 payload=composed.payload,
-                timestamp=self._clock.now(),
+                timestamp=self._channels.wall_clock.now(),
             )
             return f"http_{status}"
         return None  # in-app: stored is delivered; the platform reads the feed

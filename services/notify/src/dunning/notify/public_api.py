@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+from urllib.parse import parse_qsl
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -113,7 +114,11 @@ async def sms_inbound(request: Request, db: DatabaseDep) -> Response:
     raw = await request.body()
     if len(raw) > _MAX_FORM:
         raise Problem(413, "inbound SMS form too large", kind="too-large")
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    # Twilio posts application/x-www-form-urlencoded; parsed here, no multipart parser needed.
+    try:
+        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+    except UnicodeDecodeError:
+        raise Problem(400, "inbound SMS form is not UTF-8", kind="malformed") from None
     url = f"{settings.public_base()}/v1/sms/inbound"
     signature = request.headers.get("x-twilio-signature", "")
     if not verify_twilio_signature(settings.sms_auth_token.get_secret_value(), url, form, signature):

@@ -11,7 +11,7 @@ from dunning.common.clock import Clock, SystemClock
 from dunning.common.consumer import ConsumerConfig, EventConsumer
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
-from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC
+from dunning.common.events.topics import NOTIFICATION_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC
 from dunning.common.migrations import MigrationSet
 from dunning.retry.api import policy_router, router
 from dunning.retry.executor import AttemptExecutor, ExecutorConfig
@@ -37,10 +37,10 @@ def case_consumer(
     group_instance_id: str | None = None,
     clock: Clock | None = None,
 ) -> EventConsumer:
-    """Payment events → dunning cases (the consumer group ``retry-cases``)."""
+    """Payment events → dunning cases, notification events → their timelines (group ``retry-cases``)."""
     config = ConsumerConfig(
         name=CONSUMER_NAME,
-        topics=[PAYMENT_EVENTS_TOPIC],
+        topics=[PAYMENT_EVENTS_TOPIC, NOTIFICATION_EVENTS_TOPIC],
         inbox_schema=SCHEMA,
         group_instance_id=group_instance_id,
     )

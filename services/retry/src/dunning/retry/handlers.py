@@ -22,7 +22,7 @@ from dunning.common.events.payment import (
 from dunning.common.events.recovery import RecoveryEventType
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.outbox import enqueue
-from dunning.retry import attempt_store, planning, repository
+from dunning.retry import attempt_store, message_timeline, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import UNPAID, CaseStatus, Fact, fact_of
 from dunning.retry.domain.lifecycle import apply_fact as lifecycle_apply_fact
@@ -46,6 +46,10 @@ class PaymentEventHandler:
         self._clock = clock
 
     async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
+        message = message_timeline.notification_kind(event.type)
+        if message is not None:
+            await message_timeline.record(session, event, message)
+            return
         try:
             kind = PaymentEventType(canonical_type(event.type))
         except ValueError:

@@ -218,6 +218,10 @@ def test_a_failed_payment_is_recovered_by_our_retry_through_stripe(data_dir: Pat
         )
         policy = api.get("/v1/retry-policy").json() | {"mode": "own_retries"}
         assert api.put("/v1/retry-policy", json=policy).status_code == 200
+        # Whatever the hour of this run (the customer's zone is unknown: UTC), mail may go out.
+        escalation = api.get("/v1/escalation-policy").json()
+        escalation["compliance"] = {"regime": "first_party", "window_start": "00:00", "window_end": "23:59"}
+        assert api.put("/v1/escalation-policy", json=escalation).status_code == 200
 
         fake = stack.enter_context(httpx.Client(base_url=stripe_fake, timeout=10))
         customer = fake.post("/_fake/customers", json={"email": "jenny@example.com"}).json()
@@ -239,6 +243,10 @@ def test_a_failed_payment_is_recovered_by_our_retry_through_stripe(data_dir: Pat
 
         case = _wait_for(lambda: next(iter(api.get("/v1/cases").json()["data"]), None))
         assert case["invoice_id"] == invoice["id"]
+        # Notify runs in the same process tree: the friendly email, written as a file (no SMTP).
+        [mail] = _wait_for(lambda: api.get("/v1/mail").json())
+        assert "jenny@example.com" in mail["to"]
+        _wait_for(lambda: _message_on_timeline(api, case["id"]))
         assert api.post(f"/v1/cases/{case['id']}/retry").status_code == 200
         recovered = _wait_for(lambda: _if(api.get(f"/v1/cases/{case['id']}").json(), status="recovered"))
         notes = [entry["note"] for entry in recovered["timeline"]]
@@ -249,6 +257,11 @@ def test_a_failed_payment_is_recovered_by_our_retry_through_stripe(data_dir: Pat
     finally:
         stack.close()
         assert running.stop() == 0
+
+
+def _message_on_timeline(api: httpx.Client, case_id: str) -> bool:
+    timeline = api.get(f"/v1/cases/{case_id}").json()["timeline"]
+    return any(e["kind"] == "message" and e["type"] == "notification.sent" for e in timeline)
 
 
 def _if(body: dict[str, Any], **expected: Any) -> dict[str, Any] | None:

@@ -143,6 +143,9 @@ async def test_a_role_started_without_its_settings_names_them_and_exits_2(infra:
     code, _, err = await dunning(infra, "serve", "ingest", env=env)
     assert code == 2
     assert "DUNNING_DATABASE_URL, DUNNING_SECRET_KEY" in err
+    code, _, err = await dunning(infra, "serve", "notify", env=env)
+    assert code == 2
+    assert "DUNNING_DATABASE_URL, DUNNING_KAFKA_BOOTSTRAP, DUNNING_SECRET_KEY" in err
 
 
 async def test_reseal_moves_every_secret_to_the_new_key(
@@ -250,6 +253,51 @@ async def test_serve_retry_serves_its_own_api_slice(infra: Infra) -> None:
             assert response.status_code == 200
             assert response.json()["mode"] == "observe"
             assert (await http.get("/v1/cases")).status_code == 401
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
+@pytest.mark.usefixtures("clean_db")
+async def test_serve_notify_serves_its_own_api_slice_and_drains_on_sigterm(
+    infra: Infra, tmp_path: Path
+) -> None:
+    _, out, _ = await dunning(infra, "tenants", "create", "Notified", "--json")
+    api_key = json.loads(out)["api_key"]
+    port = free_port()
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": infra.database_url,
+        "DUNNING_KAFKA_BOOTSTRAP": infra.bootstrap,
+        "DUNNING_SECRET_KEY": infra.secret_key,
+        "DUNNING_HTTP_PORT": str(port),
+        "DUNNING_DATA_DIR": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dunning.cli",
+        "serve",
+        "notify",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _ in range(200):
+                try:
+                    response = await http.get("/v1/escalation-policy", headers=headers)
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            assert response.status_code == 200
+            assert response.json()["policies"]["default"]["levels"][0]["template"] == "friendly"
+            assert (await http.get("/v1/mail", headers=headers)).json() == []
+            assert (await http.get("/v1/cases", headers=headers)).status_code == 404  # retry's slice
+            health = await http.get("/healthz")
+            assert health.status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 30) == 0

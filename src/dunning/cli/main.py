@@ -212,10 +212,18 @@ def _read_secret(value: str | None) -> str | None:
     return value
 
 
+async def _reseal_all(session: AsyncSession, box: SecretBox) -> int:
+    # Every sealed secret lives in one of these: tenancy (webhook secrets, processor keys) and
+    # notify (the platform's and the agency's webhook signing secrets).
+    from dunning.notify.repository import reseal_endpoint_secrets
+
+    return await tenancy.reseal_secrets(session, box) + await reseal_endpoint_secrets(session, box)
+
+
 @tenants_app.command("reseal-secrets")
 def tenants_reseal_secrets() -> None:
     """Seal all stored secrets with the first DUNNING_SECRET_KEY (then older keys can go)."""
-    count = _with_session(lambda s, box: tenancy.reseal_secrets(s, box))
+    count = _with_session(lambda s, box: _reseal_all(s, box))
     typer.echo(f"resealed {count} secret(s)")
 
 

@@ -249,3 +249,37 @@ async def test_an_inbound_stop_opts_the_number_out(world: NotifyWorld, http: htt
     assert (final[0]["status"], final[0]["reason_code"]) == ("suppressed", "opted_out_address")
     events = [e for e in await world.outbox() if e.type == "dunning.customer.opted_out.v1"]
     assert [(e.data["source"], e.data["opted_in"]) for e in events] == [("sms_keyword", False)]
+
+
+async def test_the_collections_agency_receives_the_signed_case_file(
+    world: NotifyWorld,
+    http: httpx.AsyncClient,
+    acme: CreatedTenant,
+    receiver: tuple[list[tuple[bytes, dict[str, str]]], str],
+) -> None:
+    seen, url = receiver
+    configured = await http.put("/v1/notification-endpoints/agency", json={"url": url}, headers=auth(acme))
+    secret = configured.json()["secret"]
+    case_id = await world.open_case()
+    for days in (3, 4, 7, 7, 0):  # day 0, 3, 7, 14, 21 (the hand-off)
+        await world.run()
+        world.clock.advance(timedelta(days=days))
+
+    [(body, headers)] = seen
+    case_file: Any = Webhook(secret).verify(body, headers)
+    assert case_file["case_id"] == case_id
+    assert (case_file["amount"], case_file["currency"]) == (4900, "USD")
+    assert case_file["agency_delivery"] == "pending"
+    emails = [(m["template"], m["status"]) for m in case_file["messages"] if m["channel"] == "email"]
+    assert emails == [
+        ("friendly", "sent"),
+        ("reminder", "sent"),
+        ("firm", "sent"),
+        ("final_notice", "sent"),
+        ("collections", "scheduled"),  # the customer's own notice of the hand-off, planned with it
+    ]
+    [agency] = await world.deliveries(channel="agency")
+    assert agency["status"] == "sent"
+    metrics = (await http.get("/metrics")).text
+    assert 'dunning_messages_total{channel="agency",outcome="sent"}' in metrics
+    assert 'dunning_escalation_levels_total{level="collections"}' in metrics

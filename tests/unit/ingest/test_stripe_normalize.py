@@ -20,8 +20,9 @@ from dunning.common.events.payment import (
     PaymentEventType,
     PaymentMethodData,
     SubscriptionData,
+    UpcomingInvoiceData,
 )
-from dunning.ingest.processors.base import CanonicalEvent, Normalization
+from dunning.ingest.processors.base import CanonicalEvent, MalformedEvent, Normalization
 from dunning.ingest.processors.stripe import StripeAdapter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
@@ -73,6 +74,7 @@ EXPECTED_TYPES = {
     "invoice.payment_succeeded": PaymentEventType.PAYMENT_SUCCEEDED,
     "invoice.voided": PaymentEventType.INVOICE_VOIDED,
     "invoice.marked_uncollectible": PaymentEventType.INVOICE_UNCOLLECTIBLE,
+    "invoice.upcoming": PaymentEventType.INVOICE_UPCOMING,
     "payment_intent.payment_failed": PaymentEventType.PAYMENT_FAILED,
     "charge.failed": PaymentEventType.PAYMENT_FAILED,
     "customer.subscription.deleted": PaymentEventType.SUBSCRIPTION_CANCELED,
@@ -472,3 +474,20 @@ def test_livemode_defaults_to_false() -> None:
     event = fixture("invoice.paid")
     del event["livemode"]
     assert ADAPTER.parse(json.dumps(event).encode()).livemode is False
+
+
+def test_an_upcoming_invoice_names_the_renewal_not_an_invoice() -> None:
+    event = fixture("invoice.upcoming")
+    data = one_event(event).data
+    assert isinstance(data, UpcomingInvoiceData)
+    assert (data.customer_id, data.subscription_id) == ("cus_Q8sVq1mT3bZrKc", "sub_1OqR2sKX8bQ2t0eWmVgS7pLd")
+    assert (data.amount_due, data.currency) == (2900, "USD")
+    assert data.renews_at == from_unix(1717146000)
+    assert data.customer_email == "jenny.rosen@example.com"
+
+
+def test_an_upcoming_invoice_without_a_customer_is_malformed() -> None:
+    event = fixture("invoice.upcoming")
+    obj(event)["customer"] = None
+    with pytest.raises(MalformedEvent, match="customer is required"):
+        normalize(event)

@@ -21,6 +21,7 @@ from dunning.notify.channels.email import Mailer, mailer_for
 from dunning.notify.channels.eml_outbox import FileMailer
 from dunning.notify.channels.sms import SmsGateway
 from dunning.notify.channels.webhooks import WebhookSender
+from dunning.notify.customers import StripeCustomers
 from dunning.notify.dispatcher import ChannelSet, DeliveryDispatcher, DispatcherConfig
 from dunning.notify.handlers import CONSUMER_NAME, NotifyEventHandler
 from dunning.notify.settings import NotifySettings
@@ -86,7 +87,8 @@ def dispatcher(
             settings.sms_from,
         )
     webhooks = WebhookSender()
-    channels = ChannelSet(mailer_for=mailer, sms=sms, webhooks=webhooks)
+    customers = StripeCustomers(api_base=settings.stripe_api_base)
+    channels = ChannelSet(mailer_for=mailer, sms=sms, webhooks=webhooks, customers=customers)
     worker = DeliveryDispatcher(
         db,
         box,
@@ -100,12 +102,14 @@ def dispatcher(
             poll_interval=settings.notify_poll_seconds,
             claim_ttl=timedelta(seconds=settings.notify_claim_ttl_seconds),
             max_attempts=settings.notify_max_attempts,
+            enrich_after=timedelta(hours=settings.notify_enrich_hours),
         ),
         worker_id=worker_id,
     )
 
     async def close() -> None:
         await webhooks.aclose()
+        await customers.close()
         if sms is not None:
             await sms.aclose()
 

@@ -142,7 +142,9 @@ async def _compliance(
     history = await delivery_store.contact_history(
         session, tenant_id=delivery["tenant_id"], case_id=delivery["case_id"], since=now - _CAP_LOOKBACK
     )
-    notice_sent = [h["sent_at"] for h in history if h["level"] == 0]
+    notice_sent_at = await delivery_store.first_notice_sent_at(
+        session, tenant_id=delivery["tenant_id"], case_id=delivery["case_id"]
+    )
     state = ContactState(
         opted_out_channels=frozenset(
             Channel(c) for c in contact.opted_out_channels if c in Channel._value2member_map_
@@ -153,7 +155,7 @@ async def _compliance(
             for h in history
             if h["channel"] in ("email", "sms")
         ],
-        validation_notice_sent_at=min(notice_sent) if notice_sent else None,
+        validation_notice_sent_at=notice_sent_at,
     )
     planned = PlannedContact(
         channel=channel,
@@ -188,7 +190,12 @@ async def _facts(
     )
     extra: dict[str, Any] = dict(delivery["facts"] or {})
     amount = int(invoice["amount"]) if invoice and invoice["amount"] is not None else 0
-    currency = (invoice["currency"] if invoice and invoice["currency"] else None) or "USD"
+    currency = (
+        (invoice["currency"] if invoice and invoice["currency"] else None) or extra.get("currency") or "USD"
+    )
+    renewal_amount = extra.get("renewal_amount")
+    if invoice is None and renewal_amount is not None:
+        amount = int(renewal_amount)  # a pre-dunning renewal notice: what will be charged
     due: date | None = invoice["due_date"] if invoice else None
     today = now.date()
     charges = message_charges(
@@ -233,6 +240,8 @@ async def _facts(
         card_last4=extra.get("card_last4"),
         card_exp_month=extra.get("card_exp_month"),
         card_exp_year=extra.get("card_exp_year"),
+        renewal_date=date.fromisoformat(extra["renewal_date"]) if extra.get("renewal_date") else None,
+        renewal_amount=int(renewal_amount) if renewal_amount is not None else None,
     )
 
 

@@ -180,6 +180,24 @@ async def contact_history(
     return list(rows.mappings())
 
 
+async def first_notice_sent_at(
+    session: AsyncSession, *, tenant_id: str, case_id: str | None
+) -> datetime | None:
+    """When the case's first level first reached the customer (the validation notice), however long ago."""
+    if case_id is None:
+        return None
+    found: datetime | None = await session.scalar(
+        select(func.min(deliveries.c.sent_at)).where(
+            deliveries.c.tenant_id == tenant_id,
+            deliveries.c.case_id == case_id,
+            deliveries.c.level == 0,
+            deliveries.c.channel.in_(("email", "sms")),
+            deliveries.c.status == "sent",
+        )
+    )
+    return found
+
+
 async def of_case(session: AsyncSession, tenant_id: str, case_id: str) -> list[RowMapping]:
     rows = await session.execute(
         select(deliveries)

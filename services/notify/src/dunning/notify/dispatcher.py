@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -23,15 +23,20 @@ from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.notification import NotificationEventType
 from dunning.common.health import Heartbeat
+from dunning.common.tenancy.service import processor_credentials_for
 from dunning.notify import delivery_store, escalation_events, repository
 from dunning.notify.channels.email import Mailer
 from dunning.notify.channels.errors import DeliveryError
 from dunning.notify.channels.sms import SmsGateway
 from dunning.notify.channels.webhooks import WebhookSender
 from dunning.notify.composer import Composed, compose
+from dunning.notify.customers import StripeCustomers
+from dunning.notify.metrics import MESSAGES
 from dunning.notify.unsubscribe import UnsubscribeTokens
 
 log = structlog.get_logger(__name__)
+
+_OUTCOMES = {"defer": "deferred", "suppress": "suppressed", "cancel": "canceled", "hold": "held"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class DispatcherConfig:
     max_attempts: int = 8
     first_backoff: timedelta = timedelta(minutes=1)
     max_backoff: timedelta = timedelta(hours=6)
+    enrich_after: timedelta = timedelta(hours=24)
 
 
 @dataclass(slots=True)
@@ -56,6 +62,7 @@ class ChannelSet:
     # Receivers check a webhook's timestamp against their own clock (replay protection), so it
     # is wall time even when the business clock is simulated.
     wall_clock: Clock = field(default_factory=SystemClock)
+    customers: StripeCustomers | None = None  # enrichment from the processor, when wanted
 
     def mailer(self, tenant_id: str) -> Mailer:
         mailer: Mailer = self.mailer_for(tenant_id)
@@ -117,8 +124,36 @@ class DeliveryDispatcher:
                 )
         return len(claimed)
 
+    async def _enrich(self, row: Any, now: datetime) -> None:
+        """Read the processor's customer once in a while, outside any transaction."""
+        customers = self._channels.customers
+        if customers is None or not row["customer_id"] or row["channel"] not in ("email", "sms"):
+            return
+        tenant, customer_id = row["tenant_id"], row["customer_id"]
+        async with self._db.unit_of_work() as uow:
+            contact = await repository.contact_row(uow.session, tenant, customer_id)
+            creds = await processor_credentials_for(uow.session, self._box, tenant, "stripe")
+        fresh = (
+            contact is not None
+            and contact["enriched_at"]
+            and now - contact["enriched_at"] < self._config.enrich_after
+        )
+        if creds is None or fresh:
+            return
+        account = (contact["observed"] or {}).get("provider_account") if contact else None
+        found = await customers.contact(creds, customer_id, account)
+        if found is None:
+            return
+        async with self._db.unit_of_work() as uow:
+            await repository.merge_contact_layer(
+                uow.session, tenant_id=tenant, customer_id=customer_id, layer="processor", values=found
+            )
+            await repository.mark_enriched(uow.session, tenant_id=tenant, customer_id=customer_id, at=now)
+            await uow.commit()
+
     async def _deliver(self, row: Any) -> None:
         now = self._clock.now()
+        await self._enrich(row, now)
         async with self._db.unit_of_work() as uow:
             locked = await delivery_store.lock_claimed(uow.session, row["id"], self._worker)
             if locked is None:
@@ -166,6 +201,7 @@ class DeliveryDispatcher:
                 await delivery_store.store_content(uow.session, row["id"], **composed.stored())
             await uow.commit()
         if composed.verdict != "send":
+            MESSAGES.labels(row["channel"], _OUTCOMES[composed.verdict]).inc()
             log.info(
                 "delivery decided", delivery=row["id"], verdict=composed.verdict, reason=composed.reason_code
             )
@@ -190,6 +226,7 @@ class DeliveryDispatcher:
                 uow.session, NotificationEventType.NOTIFICATION_SENT, current, at=sent_at
             )
             await uow.commit()
+        MESSAGES.labels(row["channel"], "sent").inc()
         log.info("message sent", delivery=row["id"], channel=row["channel"], level=row["level"])
 
     async def _transmit(self, row: Any, composed: Composed) -> str | None:
@@ -235,6 +272,7 @@ class DeliveryDispatcher:
                     customer_id=row["customer_id"],
                     source="provider",
                 )
+                outcome = "suppressed"
                 note = f"suppressed: the provider holds an opt-out for this recipient ({exc})"
                 await delivery_store.finish(
                     uow.session, row["id"], status="suppressed", note=note, reason_code="provider_opt_out"
@@ -248,6 +286,7 @@ class DeliveryDispatcher:
                     reason_code="provider_opt_out",
                 )
             elif exc.transient and attempts < cfg.max_attempts:
+                outcome = "retried"
                 wait = min(cfg.first_backoff * 2 ** (attempts - 1), cfg.max_backoff)
                 wait = wait * random.uniform(0.8, 1.2)
                 if exc.retry_after is not None:
@@ -259,6 +298,7 @@ class DeliveryDispatcher:
                     note=f"attempt {attempts} failed ({exc}); trying again",
                 )
             else:
+                outcome = "failed"
                 why = "permanent failure" if exc.permanent else f"gave up after {attempts} attempts"
                 note = f"{why}: {exc}"
                 await delivery_store.finish(
@@ -273,4 +313,5 @@ class DeliveryDispatcher:
                     reason_code=exc.code,
                 )
             await uow.commit()
+        MESSAGES.labels(row["channel"], outcome).inc()
         log.warning("delivery attempt failed", delivery=row["id"], code=exc.code, permanent=exc.permanent)

@@ -14,7 +14,12 @@ from dunning.common.clock import Clock
 from dunning.common.consumer import PermanentFailure
 from dunning.common.events.envelope import CloudEvent
 from dunning.common.events.payment import DATA_MODELS as PAYMENT_MODELS
-from dunning.common.events.payment import InvoicePaymentData, PaymentEventType, PaymentMethodData
+from dunning.common.events.payment import (
+    InvoicePaymentData,
+    PaymentEventType,
+    PaymentMethodData,
+    UpcomingInvoiceData,
+)
 from dunning.common.events.recovery import DATA_MODELS as RECOVERY_MODELS
 from dunning.common.events.recovery import AttemptEventData, CaseEventData, RecoveryEventType
 from dunning.notify import delivery_store, escalation_events, pre_dunning, repository
@@ -92,10 +97,13 @@ class NotifyEventHandler:
                         "name": data.customer_name,
                         "country": data.customer_country,
                         "region": data.customer_region,
+                        "provider_account": data.provider_account,
                     },
                 )
         elif kind is PaymentEventType.CARD_EXPIRING and isinstance(data, PaymentMethodData):
             await pre_dunning.card_expiring(session, data, event.id)
+        elif isinstance(data, UpcomingInvoiceData):
+            await pre_dunning.upcoming_renewal(session, data, event.id)
 
     async def _on_recovery_event(
         self, session: AsyncSession, event: CloudEvent, kind: RecoveryEventType, data: Any

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import html
-from urllib.parse import parse_qsl
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import select
@@ -30,6 +30,7 @@ public_router = APIRouter(prefix="/v1", tags=["customer-facing"])
 DatabaseDep = Annotated[Database, Depends(database)]
 Token = Annotated[str, Path(min_length=10, max_length=200)]
 _MAX_FORM = 16 * 1024
+_HELP_TEXT = "Payment reminders about your account. Reply STOP to opt out, START to opt back in."
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -127,6 +128,11 @@ async def sms_inbound(request: Request, db: DatabaseDep) -> Response:
     keyword = sms_keyword(body)
     if sender and keyword in (SmsKeyword.STOP, SmsKeyword.START):
         await _apply_keyword(db, _clock(request), normalize_address(Channel.SMS, sender), keyword)
+    if keyword is SmsKeyword.HELP:
+        # CTIA: HELP gets who we are and how to stop. The number is shared, so no tenant's name.
+        return Response(
+            f"<Response><Message>{html.escape(_HELP_TEXT)}</Message></Response>", media_type="application/xml"
+        )
     # An empty TwiML answer: the carrier sends its own compliant STOP/START confirmation.
     return Response("<Response/>", media_type="application/xml")
 

@@ -11,6 +11,7 @@ from sqlalchemy import RowMapping, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dunning.common.crypto import SecretBox
 from dunning.notify.policy_schema import TENANT_DEFAULT, NotifyPolicyBody
 from dunning.notify.tables import (
     case_history,
@@ -327,6 +328,20 @@ async def delete_template(
         .returning(templates.c.template)
     )
     return result.first() is not None
+
+
+async def reseal_endpoint_secrets(session: AsyncSession, box: SecretBox) -> int:
+    """Seal every endpoint secret with the first key (after a DUNNING_SECRET_KEY rotation)."""
+    rows = (
+        await session.execute(select(endpoints.c.tenant_id, endpoints.c.kind, endpoints.c.secret_sealed))
+    ).all()
+    for tenant_id, kind, sealed in rows:
+        await session.execute(
+            update(endpoints)
+            .where(endpoints.c.tenant_id == tenant_id, endpoints.c.kind == kind)
+            .values(secret_sealed=box.reseal(sealed))
+        )
+    return len(rows)
 
 
 async def endpoint(session: AsyncSession, tenant_id: str, kind: str) -> RowMapping | None:

@@ -6,6 +6,10 @@ from dunning.common.settings import CommonSettings
 
 
 class NotifySettings(CommonSettings):
+    # Any Stripe-compatible server (contact enrichment); Stripe itself when unset.
+    stripe_api_base: str | None = None
+    # How long the processor's view of a customer's contact details is trusted before re-reading.
+    notify_enrich_hours: float = Field(default=24.0, ge=0)
     # smtp://user:pass@host:587 (STARTTLS when offered) or smtps://host:465. Unset: mail is
     # written as .eml files under <data_dir>/mail/<tenant> and listed by GET /v1/mail.
     smtp_url: SecretStr | None = None

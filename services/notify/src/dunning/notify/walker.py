@@ -18,6 +18,7 @@ from dunning.common.events.notification import HandedOffData
 from dunning.common.health import Heartbeat
 from dunning.notify import delivery_store, escalation_events, repository
 from dunning.notify.domain.escalation import next_level
+from dunning.notify.metrics import LEVELS
 from dunning.notify.policy_schema import PolicyBody, to_policy
 
 log = structlog.get_logger(__name__)
@@ -115,6 +116,7 @@ class EscalationWalker:
             at=now,
             cause=f"level:{index}",
         )
+        LEVELS.labels(level.name).inc()
         log.info("escalation level reached", case=case_id, level=index, name=level.name)
 
     async def _hand_off(self, session: AsyncSession, row: Any, index: int, now: datetime) -> None:

@@ -30,6 +30,7 @@ from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition,
 from dunning.retry.domain.methods import StoredMethod
 from dunning.retry.domain.policy import EndAction, RetryMode
 from dunning.retry.gateway import ChargeResult, ProcessorRefused, ProcessorUnavailable, StripeGateway
+from dunning.retry.metrics import ATTEMPTS
 from dunning.retry.repository import CaseRecord
 from dunning.retry.tables import SCHEMA
 
@@ -257,6 +258,7 @@ class AttemptExecutor:
             for event in outgoing:
                 await enqueue(session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
             await uow.commit()
+        ATTEMPTS.labels(attempt["kind"], outcome.status).inc()
 
     @staticmethod
     def _attempt_events(

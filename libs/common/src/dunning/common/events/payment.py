@@ -20,6 +20,7 @@ class PaymentEventType(StrEnum):
     INVOICE_PAID = "invoice.paid"
     INVOICE_VOIDED = "invoice.voided"
     INVOICE_UNCOLLECTIBLE = "invoice.uncollectible"
+    INVOICE_UPCOMING = "invoice.upcoming"
     PAYMENT_METHOD_UPDATED = "payment_method.updated"
     CARD_EXPIRING = "card.expiring"
     SUBSCRIPTION_CANCELED = "subscription.canceled"
@@ -101,6 +102,19 @@ class PaymentMethodData(_Event):
     card_exp_year: int | None = None
 
 
+class UpcomingInvoiceData(_Event):
+    """invoice.upcoming: a renewal will be charged soon (the invoice has no id yet)."""
+
+    subscription_id: str | None = None
+    customer_email: str | None = None
+    customer_name: str | None = None
+    amount_due: int = Field(ge=0, description="What the renewal will charge, minor units.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    renews_at: AwareDatetime | None = Field(
+        default=None, description="When the processor will charge it (first attempt), when known."
+    )
+
+
 class SubscriptionData(_Event):
     """subscription.canceled."""
 
@@ -124,7 +138,9 @@ class DisputeData(_Event):
     status: str = Field(description="Processor dispute status, e.g. 'needs_response', 'won', 'lost'.")
 
 
-PaymentEventData = InvoicePaymentData | PaymentMethodData | SubscriptionData | DisputeData
+PaymentEventData = (
+    InvoicePaymentData | PaymentMethodData | SubscriptionData | DisputeData | UpcomingInvoiceData
+)
 
 DATA_MODELS: dict[PaymentEventType, type[_Event]] = {
     PaymentEventType.PAYMENT_FAILED: InvoicePaymentData,
@@ -134,6 +150,7 @@ DATA_MODELS: dict[PaymentEventType, type[_Event]] = {
     PaymentEventType.INVOICE_PAID: InvoicePaymentData,
     PaymentEventType.INVOICE_VOIDED: InvoicePaymentData,
     PaymentEventType.INVOICE_UNCOLLECTIBLE: InvoicePaymentData,
+    PaymentEventType.INVOICE_UPCOMING: UpcomingInvoiceData,
     PaymentEventType.PAYMENT_METHOD_UPDATED: PaymentMethodData,
     PaymentEventType.CARD_EXPIRING: PaymentMethodData,
     PaymentEventType.SUBSCRIPTION_CANCELED: SubscriptionData,

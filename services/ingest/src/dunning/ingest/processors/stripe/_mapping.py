@@ -18,6 +18,7 @@ from dunning.common.events.payment import (
     PaymentEventType,
     PaymentMethodData,
     SubscriptionData,
+    UpcomingInvoiceData,
 )
 from dunning.ingest.processors.base import (
     CanonicalEvent,
@@ -122,6 +123,26 @@ def invoice_event(source: EventSource) -> Normalization:
         **asdict(from_invoice(invoice)),
     )
     return source.emit(INVOICE_EVENTS[source.event.type], data)
+
+
+def upcoming_invoice(source: EventSource) -> Normalization:
+    """invoice.upcoming: sent days before a renewal (per the account's setting); no invoice id yet."""
+    invoice = source.obj
+    _expect_object(invoice, "invoice")
+    customer_id = invoice.reference("customer")
+    if customer_id is None:
+        raise MalformedEvent(f"{invoice.path}.customer is required")
+    data = source.build(
+        UpcomingInvoiceData,
+        customer_id,
+        subscription_id=_invoice_subscription(invoice),
+        customer_email=invoice.text("customer_email"),
+        customer_name=invoice.text("customer_name"),
+        amount_due=invoice.amount("amount_due"),
+        currency=invoice.currency("currency"),
+        renews_at=invoice.timestamp("next_payment_attempt") or invoice.timestamp("period_end"),
+    )
+    return source.emit(PaymentEventType.INVOICE_UPCOMING, data)
 
 
 def _address(invoice: StripeFields, part: str) -> str | None:

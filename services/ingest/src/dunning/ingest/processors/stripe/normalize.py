@@ -17,6 +17,7 @@ __all__ = ["normalize_event", "parse_event"]
 
 _HANDLERS: dict[str, Callable[[EventSource], Normalization]] = {
     **dict.fromkeys(_mapping.INVOICE_EVENTS, _mapping.invoice_event),
+    "invoice.upcoming": _mapping.upcoming_invoice,
     "payment_intent.payment_failed": _mapping.payment_failure,
     "charge.failed": _mapping.payment_failure,
     "customer.subscription.deleted": _mapping.subscription_event,

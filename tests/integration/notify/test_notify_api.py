@@ -283,3 +283,34 @@ async def test_the_collections_agency_receives_the_signed_case_file(
     metrics = (await http.get("/metrics")).text
     assert 'dunning_messages_total{channel="agency",outcome="sent"}' in metrics
     assert 'dunning_escalation_levels_total{level="collections"}' in metrics
+
+
+async def test_malformed_and_oversized_input_gets_a_clear_problem(
+    http: httpx.AsyncClient, acme: CreatedTenant
+) -> None:
+    broken = await http.put(
+        "/v1/escalation-policy",
+        content=b"{not json",
+        headers={**auth(acme), "content-type": "application/json"},
+    )
+    assert broken.status_code == 422
+    assert broken.headers["content-type"].startswith("application/problem+json")
+    huge = {"subject": "x", "text": "a" * 20_001}
+    assert (
+        await http.put("/v1/templates/friendly/email/en", json=huge, headers=auth(acme))
+    ).status_code == 422
+    unknown_key = {"subject": "x", "text": "y", "css": "z"}
+    assert (
+        await http.put("/v1/templates/friendly/email/en", json=unknown_key, headers=auth(acme))
+    ).status_code == 422
+    long_token = "a" * 5000
+    assert (await http.post(f"/v1/unsubscribe/{long_token}")).status_code in (404, 422)
+    big_form = b"Body=" + b"x" * 20_000
+    answer = await http.post(
+        "/v1/sms/inbound", content=big_form, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.status_code == 413
+    read_only = await http.put(
+        "/v1/notification-endpoints/platform", json={"url": "ftp://nope"}, headers=auth(acme)
+    )
+    assert read_only.status_code == 422

@@ -140,7 +140,10 @@ class NotifyEventHandler:
             )
         row = await repository.escalation_for_update(session, case.tenant_id, case.case_id)
         if row is None:
-            if kind is RecoveryEventType.CASE_OPENED or case.status == "open":
+            # A replayed or reordered case.opened (a DLQ replay, a republish) after the case ended
+            # must not start messages about a settled invoice.
+            ended = await repository.case_ended(session, case.case_id)
+            if (kind is RecoveryEventType.CASE_OPENED or case.status == "open") and not ended:
                 await self._open(session, case, event.id)
             return
         if row["status"] in ("stopped",):

@@ -246,6 +246,18 @@ async def record_case_history(
     )
 
 
+_ENDINGS = ("case.recovered", "case.closed", "case.written_off")
+
+
+async def case_ended(session: AsyncSession, case_id: str) -> bool:
+    found = await session.scalar(
+        select(case_history.c.id)
+        .where(case_history.c.case_id == case_id, case_history.c.type.in_(_ENDINGS))
+        .limit(1)
+    )
+    return found is not None
+
+
 async def history_of(session: AsyncSession, case_id: str) -> list[RowMapping]:
     rows = await session.execute(
         select(case_history)

@@ -146,6 +146,8 @@ async def test_sms_goes_out_on_the_firm_level_and_a_provider_opt_out_is_recorded
     async with world.db.unit_of_work() as uow:
         opted = await repository.opted_out_addresses(uow.session, world.tenant_id, [("sms", "+12125550100")])
     assert opted == {("sms", "+12125550100")}
+    [event] = [e for e in await world.outbox() if e.type == "dunning.customer.opted_out.v1"]
+    assert (event.data["source"], event.data["address"]) == ("provider", "***0100")
 
 
 async def test_duplicate_events_and_a_second_worker_send_nothing_twice(world: NotifyWorld) -> None:
@@ -197,6 +199,7 @@ async def test_collections_hand_off_emits_the_case_file(world: NotifyWorld) -> N
     assert handed.data["case_id"] == case_id
     assert handed.data["amount"] == 4900
     assert handed.data["agency_delivery"] == "not_configured"
+    assert handed.data["customer_email"] == "j***@example.com"  # masked on the topic
     assert [m["level"] for m in handed.data["messages"] if m["channel"] == "email"] == [0, 1, 2, 3, 4]
 
 

@@ -80,6 +80,8 @@ def dispatcher(
 
     sms = None
     if settings.sms_account_sid and settings.sms_auth_token:
+        # A half-configured SMS provider is a deployment error: say which setting is missing.
+        settings.require("sms_from")
         sms = SmsGateway(
             settings.sms_api_base,
             settings.sms_account_sid,

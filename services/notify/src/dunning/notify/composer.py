@@ -197,6 +197,11 @@ async def _facts(
     if invoice is None and renewal_amount is not None:
         amount = int(renewal_amount)  # a pre-dunning renewal notice: what will be charged
     due: date | None = invoice["due_date"] if invoice else None
+    if due is None and delivery["case_id"]:
+        # Automatically charged invoices have no due date: the payment was due when it failed,
+        # i.e. when the case opened. Interest and "days overdue" count from there.
+        escalation = await repository.escalation(session, delivery["tenant_id"], delivery["case_id"])
+        due = escalation["opened_at"].date() if escalation is not None else None
     today = now.date()
     charges = message_charges(
         policy,

@@ -21,7 +21,7 @@ import structlog
 from dunning.common.clock import Clock, SystemClock
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
-from dunning.common.events.notification import NotificationEventType
+from dunning.common.events.notification import NotificationEventType, OptedOutData
 from dunning.common.health import Heartbeat
 from dunning.common.tenancy.service import processor_credentials_for
 from dunning.notify import delivery_store, escalation_events, repository
@@ -274,6 +274,18 @@ class DeliveryDispatcher:
                 )
                 outcome = "suppressed"
                 note = f"suppressed: the provider holds an opt-out for this recipient ({exc})"
+                await escalation_events.opted_out(
+                    uow.session,
+                    OptedOutData(
+                        tenant_id=row["tenant_id"],
+                        customer_id=row["customer_id"],
+                        occurred_at=now,
+                        channel=row["channel"],
+                        address=escalation_events.mask_address(composed.address),
+                        source="provider",
+                    ),
+                    address=composed.address,
+                )
                 await delivery_store.finish(
                     uow.session, row["id"], status="suppressed", note=note, reason_code="provider_opt_out"
                 )

@@ -149,7 +149,7 @@ opt_outs = Table(
     Column("channel", Text, primary_key=True),
     Column("address", Text, primary_key=True),  # normalized: lower-cased email, E.164 phone
     Column("customer_id", Text),
-    Column("source", Text, nullable=False),  # unsubscribe_link | sms_keyword | api | provider
+    Column("source", Text, nullable=False),  # unsubscribe_link | sms_keyword | provider
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -12,8 +12,8 @@ _CONTEXT = b"dunning-notify-unsubscribe-v1"
 
 class UnsubscribeTokens:
     def __init__(self, secret_key: str) -> None:
-        # The first of possibly several rotation keys signs; a rotated key invalidates old links,
-        # which is acceptable: an unsubscribe page also takes a plain request by mail.
+        # The first of possibly several rotation keys signs. Rotating DUNNING_SECRET_KEY therefore
+        # invalidates links already sent (they answer 404); the next message carries a new one.
         first = secret_key.split(",")[0].strip().encode()
         self._key = hmac.new(first, _CONTEXT, hashlib.sha256).digest()
 

@@ -17,7 +17,10 @@ from dunning.common.db import Database
 from dunning.common.events.notification import HandedOffData
 from dunning.common.health import Heartbeat
 from dunning.notify import delivery_store, escalation_events, repository
+from dunning.notify.charges import message_charges
+from dunning.notify.contacts import resolve
 from dunning.notify.domain.escalation import next_level
+from dunning.notify.escalation_events import mask_address
 from dunning.notify.metrics import LEVELS
 from dunning.notify.policy_schema import PolicyBody, to_policy
 
@@ -128,18 +131,31 @@ class EscalationWalker:
         history = await repository.history_of(session, case_id)
         messages = await delivery_store.of_case(session, tenant, case_id)
         agency = await repository.endpoint(session, tenant, AGENCY)
-        layers = {**(contact["observed"] if contact else {}), **(contact["override"] if contact else {})}
+        policy = await repository.policy_of(session, tenant)
+        who = resolve(row["customer_id"], contact, default_locale=policy.default_locale)
+        amount = invoice["amount"] if invoice and invoice["amount"] is not None else 0
+        currency = invoice["currency"] if invoice and invoice["currency"] else "USD"
+        charges = message_charges(
+            policy,
+            amount=amount,
+            currency=currency,
+            due=(invoice["due_date"] if invoice else None) or row["opened_at"].date(),
+            today=now.date(),
+            level=index,
+            b2b=who.customer_type == "b2b" or policy.compliance.regime == "b2b",
+        )
         case_file = HandedOffData(
             tenant_id=tenant,
             case_id=case_id,
             invoice_id=row["invoice_id"],
             customer_id=row["customer_id"],
             occurred_at=now,
-            amount=(invoice["amount"] if invoice and invoice["amount"] is not None else 0),
-            currency=(invoice["currency"] if invoice and invoice["currency"] else "USD"),
+            amount=amount,
+            currency=currency,
+            fees=charges.total,
             opened_at=row["opened_at"],
-            customer_name=layers.get("name"),
-            customer_email=layers.get("email"),
+            customer_name=who.name,
+            customer_email=who.email,
             attempts=[
                 {"type": h["type"], "at": h["at"].isoformat(), **h["summary"]}
                 for h in history
@@ -158,7 +174,10 @@ class EscalationWalker:
             ],
             agency_delivery="pending" if agency else "not_configured",
         )
-        await escalation_events.handed_off(session, case_file, case_id=case_id)
+        # The topic gets the address masked like every notification event; the agency, which
+        # must reach the customer, gets it in full through its signed delivery.
+        published = case_file.model_copy(update={"customer_email": mask_address(who.email)})
+        await escalation_events.handed_off(session, published, case_id=case_id)
         if agency is not None:
             await delivery_store.schedule(
                 session,

@@ -44,12 +44,12 @@ class NotificationData(_Base):
 
     delivery_id: str
     delivery_key: str = Field(
-        description="'{case}:{level}:{channel}' - a message is sent at most once per key."
+        description="'{tenant}:{case}:{level}:{channel}' (or a pre-dunning key): sent at most once per key."
     )
     level: int | None = Field(default=None, ge=0, description="Escalation level index; null for pre-dunning.")
     level_name: str | None = None
     template: str = Field(description="friendly | reminder | firm | final_notice | collections | ...")
-    channel: str = Field(description="email | sms | in_app | webhook")
+    channel: str = Field(description="email | sms | in_app | webhook | agency (the collections hand-off)")
     locale: str | None = None
     address: str | None = Field(
         default=None, description="Masked recipient (e.g. 'j***@example.com'); never the full address."
@@ -59,14 +59,19 @@ class NotificationData(_Base):
     provider_message_id: str | None = None
     reason: str | None = Field(default=None, description="Why it failed or was suppressed (human-readable).")
     reason_code: str | None = Field(
-        default=None, description="Machine-readable: opted_out_channel, no_address, cap_reached, ..."
+        default=None,
+        description="Machine-readable: opted_out_channel, opted_out_address, no_address, channel_disabled, "
+        "validation_notice_pending, no_provider, no_endpoint, provider_opt_out, or the channel's error code.",
     )
 
 
 class LevelChangedData(_Base):
     """escalation.level_changed: the case's escalation reached a new level (or stopped)."""
 
-    level: int | None = Field(ge=0, description="The level reached; null when the escalation stopped.")
+    level: int | None = Field(
+        ge=0,
+        description="The level reached; null when the escalation started (nothing reached yet) or stopped.",
+    )
     level_name: str | None = None
     previous_level: int | None = None
     status: str = Field(description="active | paused | stopped | completed")
@@ -82,10 +87,15 @@ class HandedOffData(_Base):
     fees: int = Field(default=0, ge=0, description="Dunning fees, interest and compensation, minor units.")
     opened_at: AwareDatetime | None = None
     customer_name: str | None = None
-    customer_email: str | None = None
+    customer_email: str | None = Field(
+        default=None, description="Masked; the agency's delivery has it in full."
+    )
     attempts: list[dict[str, Any]] = Field(default_factory=list, description="Charge attempts and outcomes.")
     messages: list[dict[str, Any]] = Field(default_factory=list, description="Messages sent or suppressed.")
-    agency_delivery: str = Field(description="'delivered', 'pending' or 'not_configured'.")
+    agency_delivery: str = Field(
+        description="'pending' (a signed delivery to the agency's endpoint is scheduled; its outcome "
+        "follows as notification.sent/failed with channel 'agency') or 'not_configured'."
+    )
 
 
 class OptedOutData(_Base):
@@ -93,7 +103,7 @@ class OptedOutData(_Base):
 
     channel: str
     address: str | None = Field(default=None, description="Masked address the opt-out applies to.")
-    source: str = Field(description="unsubscribe_link | sms_keyword | api | provider")
+    source: str = Field(description="unsubscribe_link | sms_keyword | provider")
     opted_in: bool = Field(default=False, description="True when this is an opt-back-in (e.g. SMS START).")
 
 

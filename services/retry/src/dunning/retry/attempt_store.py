@@ -179,13 +179,31 @@ async def finish(session: AsyncSession, attempt_id: str, values: dict[str, Any])
     return bool(getattr(folded, "rowcount", 0))
 
 
-async def cancel_pending(session: AsyncSession, case_id: str, why: str) -> None:
-    """Scheduled attempts of a case that stopped needing them (recovered, paused, closed)."""
-    await session.execute(
-        update(attempts)
-        .where(attempts.c.case_id == case_id, attempts.c.status == "scheduled")
-        .values(status="canceled", reason=attempts.c.reason + f" — canceled: {why}", finished_at=func.now())
+async def cancel_pending(
+    session: AsyncSession, case_id: str, why: str, *, method_id: str | None = None
+) -> list[int]:
+    """Scheduled attempts of a case that stopped needing them (recovered, paused, closed, re-planned),
+    or only those charging ``method_id``; the numbers of those canceled."""
+    query = update(attempts).where(attempts.c.case_id == case_id, attempts.c.status == "scheduled")
+    if method_id is not None:
+        query = query.where(attempts.c.method_id == method_id)
+    result = await session.execute(
+        query.values(
+            status="canceled", reason=attempts.c.reason + f" — canceled: {why}", finished_at=func.now()
+        ).returning(attempts.c.attempt_no)
     )
+    return sorted(result.scalars())
+
+
+async def lock_pending(session: AsyncSession, case_id: str) -> list[Any]:
+    """The case's scheduled and running attempts, locked: no executor claims them while we re-plan."""
+    query = (
+        select(attempts)
+        .where(attempts.c.case_id == case_id, attempts.c.status.in_(("scheduled", "claimed")))
+        .order_by(attempts.c.due_at)
+        .with_for_update()
+    )
+    return list((await session.execute(query)).all())
 
 
 async def history(session: AsyncSession, case_id: str) -> AttemptHistory:

@@ -17,6 +17,7 @@ from dunning.common.events.payment import (
     InvoicePaymentData,
     PaymentEventData,
     PaymentEventType,
+    PaymentMethodData,
     SubscriptionData,
 )
 from dunning.common.events.recovery import RecoveryEventType
@@ -26,6 +27,7 @@ from dunning.retry import attempt_store, message_timeline, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import UNPAID, CaseStatus, Fact, fact_of
 from dunning.retry.domain.lifecycle import apply_fact as lifecycle_apply_fact
+from dunning.retry.method_changes import apply_method_event
 from dunning.retry.tables import SCHEMA
 
 log = structlog.get_logger(__name__)
@@ -63,11 +65,16 @@ class PaymentEventHandler:
             raise PermanentFailure(
                 f"{event.id}: data.tenant_id {data.tenant_id} != tenantid {event.tenantid}"
             )
+        if isinstance(data, PaymentMethodData):
+            # Keyed by customer, not invoice: it may concern several cases, or none.
+            for changed in await apply_method_event(session, event, kind, data, self._clock.now()):
+                await enqueue(session, SCHEMA, RECOVERY_EVENTS_TOPIC, changed)
+            return
         invoice_id = _invoice_of(data)
         dispute_status = data.status if isinstance(data, DisputeData) else None
         fact = fact_of(kind.value, dispute_status=dispute_status)
         if invoice_id is None or fact is None:
-            return  # payment method changes and unlinked disputes: nothing for the case ledger yet
+            return  # unlinked disputes and upcoming invoices: nothing for the case ledger
         record = await repository.lock_or_create(
             session, tenant_id=data.tenant_id, invoice_id=invoice_id, provider=data.provider
         )

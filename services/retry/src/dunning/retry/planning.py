@@ -18,10 +18,11 @@ from dunning.common.events.envelope import CloudEvent, deterministic_event_id, m
 from dunning.common.events.recovery import AttemptEventData, RecoveryEventType
 from dunning.common.zones import customer_zone, zones_by_country
 from dunning.retry import attempt_store
+from dunning.retry.domain.history import AttemptHistory
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
-from dunning.retry.domain.methods import StoredMethod
+from dunning.retry.domain.methods import MethodChange, StoredMethod
 from dunning.retry.domain.policy import RetryMode, RetryPolicy
-from dunning.retry.domain.schedule import Slot, next_attempt_slot
+from dunning.retry.domain.schedule import Slot, Stop, next_attempt_slot
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, to_domain
 from dunning.retry.repository import add_to_timeline, get_policy
 
@@ -43,12 +44,14 @@ async def plan_next(
     details: dict[str, Any],
     now: datetime,
     methods: Sequence[StoredMethod] | None = None,
+    change: MethodChange | None = None,
 ) -> list[CloudEvent]:
     """Schedule the case's next attempt (or its end action); the events to publish.
 
     ``methods`` are the customer's stored methods when known. When the scheduler finds no way
     forward without them and the tenant allows other methods, a lookup is scheduled instead:
-    the executor fetches them from the processor and asks the scheduler again.
+    the executor fetches them from the processor and asks the scheduler again. ``change`` is a
+    method the customer just removed, which the scheduler then leaves out.
     """
     if ledger.status is not CaseStatus.OPEN or ledger.opened_at is None:
         return []
@@ -58,23 +61,18 @@ async def plan_next(
     if await attempt_store.has_pending(session, case_id):
         return []
     past = await attempt_store.history(session, case_id)
-    last = past.last
-    if last is None:
+    if past.last is None:
         return []
-    decision = next_attempt_slot(
-        now=now,
+    decision = await decide(
+        session,
+        tenant_id=tenant_id,
         opened_at=ledger.opened_at,
+        details=details,
+        now=now,
         history=past,
-        advice=last.advice,
         policy=policy,
-        # From the billing address; when it does not say, the scheduler uses UTC and says so.
-        customer_tz=customer_zone(
-            details.get("customer_country"), details.get("customer_region"), zones_by_country()
-        ),
-        card_attempt_times=await attempt_store.card_attempt_times(session, tenant_id, now),
-        stats=await attempt_store.learned_stats(session, tenant_id, now),
-        methods=tuple(methods or ()),
-        method_id=last.method_id,
+        methods=methods,
+        change=change,
     )
     if not isinstance(decision, Slot) and methods is None and policy.allow_alternate_methods:
         await attempt_store.schedule(
@@ -98,6 +96,67 @@ async def plan_next(
             reason=f"{decision.reason} (end action: {decision.end_action})",
         )
         return []
+    return await schedule_charge(
+        session,
+        decision,
+        case_id=case_id,
+        tenant_id=tenant_id,
+        invoice_id=invoice_id,
+        details=details,
+        now=now,
+        history=past,
+        methods=methods,
+    )
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    opened_at: datetime,
+    details: dict[str, Any],
+    now: datetime,
+    history: AttemptHistory,
+    policy: RetryPolicy,
+    methods: Sequence[StoredMethod] | None = None,
+    change: MethodChange | None = None,
+) -> Slot | Stop:
+    """Ask the scheduler about a case whose ``history`` has at least one failure; nothing is written."""
+    last = history.last
+    if last is None:
+        raise ValueError("the scheduler plans from a case's failures; this case has none")
+    return next_attempt_slot(
+        now=now,
+        opened_at=opened_at,
+        history=history,
+        advice=last.advice,
+        policy=policy,
+        # From the billing address; when it does not say, the scheduler uses UTC and says so.
+        customer_tz=customer_zone(
+            details.get("customer_country"), details.get("customer_region"), zones_by_country()
+        ),
+        card_attempt_times=await attempt_store.card_attempt_times(session, tenant_id, now),
+        stats=await attempt_store.learned_stats(session, tenant_id, now),
+        methods=tuple(methods or ()),
+        method_id=last.method_id,
+        change=change,
+    )
+
+
+async def schedule_charge(
+    session: AsyncSession,
+    decision: Slot,
+    *,
+    case_id: str,
+    tenant_id: str,
+    invoice_id: str,
+    details: dict[str, Any],
+    now: datetime,
+    history: AttemptHistory,
+    methods: Sequence[StoredMethod] | None,
+) -> list[CloudEvent]:
+    """Write the scheduler's slot down as a charge attempt; its ``attempt.scheduled`` event."""
+    last = history.last
     attempt_id, number = await attempt_store.schedule(
         session,
         case_id=case_id,
@@ -107,7 +166,12 @@ async def plan_next(
         reason=decision.reason,
         method_id=decision.method_id,
         # The scheduler reads network advice codes by brand: our attempts keep the card's.
-        card_brand=_brand_of(decision.method_id, last.method_id, last.card_brand, methods),
+        card_brand=_brand_of(
+            decision.method_id,
+            last.method_id if last else None,
+            last.card_brand if last else None,
+            methods,
+        ),
         success_probability=decision.success_probability,
     )
     await add_to_timeline(

@@ -70,6 +70,19 @@ async def lock_or_create(
     return _record(row._mapping)
 
 
+async def lock_cases_of_customer(
+    session: AsyncSession, *, tenant_id: str, customer_id: str, status: CaseStatus
+) -> list[CaseRecord]:
+    """A customer's cases in ``status``, locked; in id order, so two events never deadlock."""
+    query = (
+        select(cases)
+        .where(cases.c.tenant_id == tenant_id, cases.c.customer_id == customer_id, cases.c.status == status)
+        .order_by(cases.c.id)
+        .with_for_update()
+    )
+    return [_record(row._mapping) for row in await session.execute(query)]
+
+
 async def case_row(session: AsyncSession, case_id: str) -> Any:
     """Every column of a case, as a mapping (read only)."""
     return (await session.execute(select(cases).where(cases.c.id == case_id))).one()._mapping

@@ -16,7 +16,7 @@ from dunning.retry.domain.lifecycle import (
     fact_of,
 )
 from dunning.retry.domain.local_time import CustomerZone, LocalHours, resolve_zone
-from dunning.retry.domain.methods import StoredMethod, order_alternates
+from dunning.retry.domain.methods import MethodChange, MethodChangeKind, StoredMethod, order_alternates
 from dunning.retry.domain.networks import CardNetwork, card_network
 from dunning.retry.domain.paydays import payday_reasons, upcoming_paydays
 from dunning.retry.domain.policy import CardNetworkCaps, EndAction, NetworkCap, RetryMode, RetryPolicy
@@ -39,6 +39,8 @@ __all__ = [
     "InvoiceLedger",
     "LearningPrior",
     "LocalHours",
+    "MethodChange",
+    "MethodChangeKind",
     "NetworkCap",
     "OutcomeStats",
     "PastAttempt",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from dunning.retry.domain.local_time import as_utc
 
@@ -23,6 +24,13 @@ class StoredMethod:
     # When the processor last changed it (customer edit, network account updater); declines
     # before this instant say nothing about the method as it is now.
     updated_at: datetime | None = None
+    last4: str | None = None
+
+    def label(self) -> str:
+        """How a person names it: "card (visa ending 4242)"; the id only when nothing else tells."""
+        kind = self.kind.replace("_", " ")
+        shown = " ".join(p for p in (self.brand, f"ending {self.last4}" if self.last4 else None) if p)
+        return f"{kind} ({shown})" if shown else f"{kind} {self.id}"
 
     def expires_at(self) -> datetime | None:
         """The first instant the card is no longer valid: cards run to the end of their expiry month."""
@@ -41,6 +49,32 @@ class StoredMethod:
     def describe(self) -> str:
         label = f"{self.brand} {self.kind}" if self.brand else self.kind
         return f"{'default ' if self.is_default else ''}{label} {self.id}"
+
+
+class MethodChangeKind(StrEnum):
+    ATTACHED = "attached"  # the customer added it
+    UPDATED = "updated"  # the customer edited it (expiry, billing details)
+    AUTOMATICALLY_UPDATED = "automatically_updated"  # the card network's account updater replaced it
+    DETACHED = "detached"  # the customer removed it
+
+
+@dataclass(frozen=True, slots=True)
+class MethodChange:
+    """One of the customer's payment methods changed at ``at`` (the processor's time)."""
+
+    kind: MethodChangeKind
+    method: StoredMethod
+    at: datetime
+
+    def describe(self) -> str:
+        label = self.method.label()
+        if self.kind is MethodChangeKind.ATTACHED:
+            return f"the customer attached a new {label}"
+        if self.kind is MethodChangeKind.UPDATED:
+            return f"the customer updated their {label}"
+        if self.kind is MethodChangeKind.AUTOMATICALLY_UPDATED:
+            return f"the card network updated the customer's {label} (account updater)"
+        return f"the customer removed their {label}"
 
 
 def order_alternates(

@@ -7,19 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dunning.retry.domain.caps import check_card_caps, check_case_limits, window_closes_at
+from dunning.retry.domain.case_view import CaseView
 from dunning.retry.domain.decline_codes import RetryTiming
 from dunning.retry.domain.declines import DeclineAdvice
 from dunning.retry.domain.history import AttemptHistory
 from dunning.retry.domain.learning import OutcomeStats, SlotFeatures
-from dunning.retry.domain.local_time import (
-    CustomerZone,
-    as_utc,
-    describe,
-    human_duration,
-    into_hours,
-    resolve_zone,
-)
-from dunning.retry.domain.methods import StoredMethod, order_alternates
+from dunning.retry.domain.local_time import as_utc, describe, human_duration, resolve_zone
+from dunning.retry.domain.methods import MethodChange, MethodChangeKind, StoredMethod, order_alternates
 from dunning.retry.domain.policy import EndAction, RetryMode, RetryPolicy
 from dunning.retry.domain.timing import Candidate, plan_retry
 
@@ -42,66 +36,14 @@ class Stop:
     end_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Case:
-    now: datetime
-    closes: datetime
-    history: AttemptHistory
-    policy: RetryPolicy
-    zone: CustomerZone
-    stats: OutcomeStats | None
-    card_times: Mapping[str, Sequence[datetime]]
-    methods: tuple[StoredMethod, ...]
-
-    @property
-    def attempt_number(self) -> int:
-        return len(self.history) + 1
-
-    @property
-    def attempt_label(self) -> str:
-        return f"attempt {self.attempt_number} of {self.policy.max_attempts}"
-
-    def brand_of(self, method_id: str | None) -> str | None:
-        for method in self.methods:
-            if method.id == method_id and method.brand:
-                return method.brand
-        brands = [a.card_brand for a in self.history.on_method(method_id) if a.card_brand]
-        return brands[-1] if brands else None
-
-    def times_of(self, method_id: str | None) -> list[datetime]:
-        # The repository's count of every attempt on the card, topped up with this case's own.
-        known = self.card_times.get(method_id, ()) if method_id is not None else ()
-        merged = {as_utc(t, "card attempt") for t in known}
-        merged.update(a.at for a in self.history.on_method(method_id))
-        return sorted(merged)
-
-    def first_within_caps(
-        self, start: datetime, method_id: str | None, *, local_hours: bool
-    ) -> datetime | None:
-        at = start
-        for _ in range(8):
-            if at >= self.closes:
-                return None
-            check = check_card_caps(
-                self.times_of(method_id), self.brand_of(method_id), at, self.policy.card_caps
-            )
-            if check.allowed:
-                return at
-            if check.next_allowed_at is None:
-                return None
-            at = check.next_allowed_at
-            if local_hours:
-                at = into_hours(at, self.zone.zone, self.policy.retry_hours)
-        return None
-
-    def waiting_stop(self, why: str) -> Stop:
-        action = self.policy.end_action
-        return Stop(
-            f"{why}; waiting for the customer to add or update a payment method, "
-            f"then {action} when the window closes at {self.closes:%Y-%m-%d %H:%M} UTC",
-            action,
-            self.closes,
-        )
+def _waiting_stop(case: CaseView, why: str) -> Stop:
+    action = case.policy.end_action
+    return Stop(
+        f"{why}; waiting for the customer to add or update a payment method, "
+        f"then {action} when the window closes at {case.closes:%Y-%m-%d %H:%M} UTC",
+        action,
+        case.closes,
+    )
 
 
 def next_attempt_slot(
@@ -116,12 +58,16 @@ def next_attempt_slot(
     card_attempt_times: Mapping[str, Sequence[datetime]] | None = None,
     methods: Sequence[StoredMethod] = (),
     method_id: str | None = None,
+    change: MethodChange | None = None,
 ) -> Slot | Stop:
     """Plan the case's next attempt after the decline described by ``advice``.
 
     ``method_id`` is the method that just failed (default: the last attempt's). ``card_attempt_times``
     maps a method id to every attempt on that card in any case, for the network caps.
     ``methods`` are the customer's stored methods, for cascading when the tenant allows it.
+    ``change`` is a payment method change the case is being re-planned for: a method attached or
+    updated is charged after the cascade delay (a ``Stop`` without an end action says why not,
+    and means "leave the plan as it is"); a method detached is never charged.
     """
     now = as_utc(now, "now")
     if policy.mode is RetryMode.OBSERVE:
@@ -129,7 +75,8 @@ def next_attempt_slot(
     limits = check_case_limits(attempts_made=len(history), opened_at=opened_at, at=now, policy=policy)
     if not limits.allowed:
         return Stop(f"dunning exhausted: {limits.reason}; {policy.end_action} now", policy.end_action, now)
-    case = _Case(
+    offered = change if change is not None and change.kind is not MethodChangeKind.DETACHED else None
+    case = CaseView(
         now,
         window_closes_at(opened_at, policy),
         history,
@@ -137,13 +84,18 @@ def next_attempt_slot(
         resolve_zone(customer_tz),
         stats,
         card_attempt_times or {},
-        tuple(methods),
+        tuple(methods) + ((offered.method,) if offered else ()),
     )
+    if offered is not None:
+        return _charge_changed(case, offered)
+    removed = change.method.id if change is not None else None
     current = method_id if method_id is not None else (history.last.method_id if history.last else None)
     updated_at = {m.id: m.updated_at for m in methods}
-    blocked = set(history.unretryable_method_ids(updated_at))
+    blocked = set(history.unretryable_method_ids(updated_at)) | ({removed} if removed else set())
     label = current or "the invoice's payment method"
-    if not advice.retry_same_method:
+    if change is not None and current == removed:
+        why_not = f"{change.describe()}, so it cannot be charged"
+    elif not advice.retry_same_method:
         why_not = f"{advice.reason}: {label} must not be charged again"
         failed_at = history.last.at if history.last else now
         changed = updated_at.get(current) if current is not None else None
@@ -170,7 +122,7 @@ def next_attempt_slot(
     return _cascade(case, current, frozenset(blocked), why_not)
 
 
-def _retry_changed_method(case: _Case, method_id: str, advice: DeclineAdvice) -> Slot | str:
+def _retry_changed_method(case: CaseView, method_id: str, advice: DeclineAdvice) -> Slot | str:
     delay = case.policy.cascade_delay
     due = case.first_within_caps(case.now + delay, method_id, local_hours=False)
     if due is None:
@@ -186,6 +138,39 @@ def _retry_changed_method(case: _Case, method_id: str, advice: DeclineAdvice) ->
     )
 
 
+def _charge_changed(case: CaseView, change: MethodChange) -> Slot | Stop:
+    """A method the customer just added or fixed: the moment they most expect to be charged."""
+    method = change.method
+    tried = case.history.on_method(method.id)
+    if change.kind is not MethodChangeKind.ATTACHED and not tried and not case.policy.allow_alternate_methods:
+        # Editing some other stored card is no request to charge it; attaching one during dunning is.
+        why = "this case never charged it and the tenant has not allowed charging other stored methods"
+        return Stop(why, None, None)
+    since = [a for a in tried if a.at >= as_utc(change.at, "change")]
+    if since:
+        # A late or repeated report of a change the method was already charged after.
+        return Stop(f"it was declined after that change ({since[-1].advice.reason})", None, None)
+    if method.is_expired(case.now):
+        return Stop(f"it expired at the end of {method.exp_month}/{method.exp_year}", None, None)
+    start = case.now + case.policy.cascade_delay
+    due = case.first_within_caps(start, method.id, local_hours=False)
+    if due is None:
+        return Stop("no attempt on it fits the card caps before the window closes", None, None)
+    return Slot(
+        due,
+        method.id,
+        case.attempt_number,
+        f"{change.describe()}: charging it {_after_delay(case, start, due)}; {case.attempt_label}",
+    )
+
+
+def _after_delay(case: CaseView, start: datetime, due: datetime) -> str:
+    delay = case.policy.cascade_delay
+    when = "at once" if delay == timedelta(0) else f"after the {human_duration(delay)} cascade delay"
+    moved = "" if due == start else f", moved to {due:%Y-%m-%d %H:%M} UTC by waits or card caps"
+    return when + moved
+
+
 def _code_retries_used(history: AttemptHistory, method_id: str | None, advice: DeclineAdvice) -> bool:
     if advice.max_retries is None:
         return False
@@ -194,7 +179,7 @@ def _code_retries_used(history: AttemptHistory, method_id: str | None, advice: D
     return declines_with_code > advice.max_retries
 
 
-def _retry_same_method(case: _Case, method_id: str | None, advice: DeclineAdvice) -> Slot | str:
+def _retry_same_method(case: CaseView, method_id: str | None, advice: DeclineAdvice) -> Slot | str:
     last = case.history.last
     failed_at = last.at if last is not None else case.now
     earliest = max(case.now, failed_at)
@@ -247,7 +232,7 @@ def _retry_same_method(case: _Case, method_id: str | None, advice: DeclineAdvice
 
 
 def _best_learned(
-    case: _Case, stats: OutcomeStats, allowed: list[Candidate], advice: DeclineAdvice
+    case: CaseView, stats: OutcomeStats, allowed: list[Candidate], advice: DeclineAdvice
 ) -> tuple[Candidate, float, str]:
     scored = [
         (
@@ -274,9 +259,9 @@ def _best_learned(
     return best, best_estimate.probability, note
 
 
-def _cascade(case: _Case, current: str | None, blocked: frozenset[str], why_not: str) -> Stop | Slot:
+def _cascade(case: CaseView, current: str | None, blocked: frozenset[str], why_not: str) -> Stop | Slot:
     if not case.policy.allow_alternate_methods:
-        return case.waiting_stop(f"{why_not}; the tenant has not allowed charging other stored methods")
+        return _waiting_stop(case, f"{why_not}; the tenant has not allowed charging other stored methods")
     alternates = order_alternates(
         case.methods, failed_method_id=current, hard_declined_ids=blocked, now=case.now
     )
@@ -289,18 +274,16 @@ def _cascade(case: _Case, current: str | None, blocked: frozenset[str], why_not:
         due = case.first_within_caps(start, method.id, local_hours=False)
         if due is None:
             continue
-        when = "at once" if delay == timedelta(0) else f"after the {human_duration(delay)} cascade delay"
-        moved = (
-            "" if due == case.now + delay else f", moved to {due:%Y-%m-%d %H:%M} UTC by waits or card caps"
-        )
         return Slot(
             due,
             method.id,
             case.attempt_number,
-            f"{why_not}; cascading to the customer's {method.describe()} {when}{moved}; {case.attempt_label}",
+            f"{why_not}; cascading to the customer's {method.describe()} "
+            f"{_after_delay(case, case.now + delay, due)}; {case.attempt_label}",
         )
     skipped = len(case.methods) - len(alternates)
-    return case.waiting_stop(
+    return _waiting_stop(
+        case,
         f"{why_not}; no other stored method can be charged before the window closes "
-        f"({len(alternates)} usable, {skipped} expired, hard-declined or the failed one)"
+        f"({len(alternates)} usable, {skipped} expired, hard-declined or the failed one)",
     )

@@ -4,6 +4,11 @@ declines are outcomes, capacity errors are retried, an idempotency key charges o
 from __future__ import annotations
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from tests.support.servers import serve_in_thread
 from tests.support.stripe_fake import FakeStripe, always, decline, sequence
 
 from dunning.common.tenancy.service import ProcessorCredentials
@@ -134,3 +139,36 @@ async def test_the_token_bucket_spaces_requests_to_its_rate() -> None:
         await bucket.take()
     # A burst of two, then one every half second.
     assert slept == [0.5, 0.5, 0.5]
+
+
+async def test_a_paid_invoice_names_its_payment_intent_on_every_api_version(
+    fake: FakeStripe, gateway: StripeGateway
+) -> None:
+    customer = fake.add_customer()
+    card = fake.add_card(customer.id, default=True)
+    invoice = fake.add_invoice(customer.id, amount=1200, currency="USD")
+    result = await gateway.pay(
+        CREDS, invoice.id, payment_method_id=card.id, idempotency_key="k-pi", account=None
+    )
+    assert result.succeeded
+    assert result.payment_intent_id is not None
+    assert result.payment_intent_id.startswith("pi_")
+
+
+async def test_a_plain_text_404_is_a_refusal_asked_once_not_an_outage() -> None:
+    # A wrong DUNNING_STRIPE_API_BASE answers like this: it must surface, not be retried forever.
+    hits: list[str] = []
+
+    async def anything(request: Request) -> PlainTextResponse:
+        hits.append(request.url.path)
+        return PlainTextResponse("404: Not Found", status_code=404)
+
+    app = Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
+    with serve_in_thread(app) as url:
+        gw = StripeGateway(api_base=url, max_wait=0.05)
+        try:
+            with pytest.raises(ProcessorRefused, match="HTTP 404"):
+                await gw.invoice(CREDS, "in_missing", None)
+        finally:
+            await gw.close()
+    assert hits == ["/v1/invoices/in_missing"]

@@ -51,7 +51,7 @@ class ExecutorConfig:
 class Outcome:
     """What phase 2 learned; phase 3 writes it down."""
 
-    status: str  # succeeded | failed | skipped | canceled | rescheduled
+    status: str  # succeeded | failed | submitted | skipped | canceled | rescheduled
     note: str
     fact: Fact | None = None
     action: Action | None = None
@@ -192,6 +192,13 @@ class AttemptExecutor:
         )
         if result.succeeded:
             return Outcome("succeeded", "charged: the invoice is paid", fact=Fact.PAID, charge=result)
+        if result.processing:
+            return Outcome(
+                "submitted",
+                "payment submitted: the processor is still processing it (e.g. a bank debit); its "
+                "invoice.paid or payment_failed event settles the case",
+                charge=result,
+            )
         why = result.decline_code or result.failure_code or "declined"
         return Outcome("failed", f"declined: {why}", charge=result)
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import stripe
 from stripe.params import InvoicePayParams
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from dunning.common.tenancy.service import ProcessorCredentials
 from dunning.retry.domain.methods import StoredMethod
@@ -26,6 +26,16 @@ from dunning.retry.domain.methods import StoredMethod
 T = TypeVar("T")
 
 _TRANSIENT = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """429, 5xx and network errors. The SDK also raises APIError for a 4xx it cannot parse (a
+    plain-text 404 from a wrong API base): that is a refusal, and retrying it forever hides it."""
+    if isinstance(exc, stripe.APIError) and not isinstance(exc, stripe.RateLimitError):
+        status = exc.http_status
+        if status is not None and 400 <= status < 500:
+            return False
+    return isinstance(exc, _TRANSIENT)
 
 
 class ProcessorUnavailable(Exception):
@@ -61,6 +71,9 @@ class ChargeResult:
     advice_code: str | None = None
     network_advice_code: str | None = None
     message: str | None = None
+    # Accepted but not final (a bank debit in flight): neither paid nor declined yet; the
+    # processor's invoice.paid or payment_failed event settles it.
+    processing: bool = False
 
 
 class TokenBucket:
@@ -133,7 +146,7 @@ class StripeGateway:
         bucket = self._buckets.setdefault(creds.api_key, TokenBucket(self._rates[creds.livemode]))
         try:
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(_TRANSIENT),
+                retry=retry_if_exception(_is_transient),
                 wait=wait_random_exponential(multiplier=0.2, max=self._max_wait),
                 stop=stop_after_attempt(self._attempts),
                 reraise=True,
@@ -142,8 +155,16 @@ class StripeGateway:
                     await bucket.take()
                     return await request()
         except _TRANSIENT as exc:
+            if not _is_transient(exc):
+                raise ProcessorRefused(f"HTTP {exc.http_status}: {exc.user_message or exc}", exc.code) from exc
             raise ProcessorUnavailable(f"{type(exc).__name__}: {exc.user_message or exc}") from exc
-        except (stripe.InvalidRequestError, stripe.AuthenticationError, stripe.PermissionError) as exc:
+        except (
+            stripe.InvalidRequestError,
+            stripe.AuthenticationError,
+            stripe.PermissionError,
+            # The same key with other parameters: a bug of ours, never a reason to charge again.
+            stripe.IdempotencyError,
+        ) as exc:
             raise ProcessorRefused(str(exc.user_message or exc), exc.code) from exc
         raise AssertionError("unreachable")  # pragma: no cover - AsyncRetrying returns or raises
 
@@ -164,7 +185,12 @@ class StripeGateway:
         return InvoiceSnapshot(
             id=invoice["id"],
             status=str(invoice.get("status")),
-            amount_remaining=int(invoice.get("amount_remaining") or 0),
+            # Absent (an older or partial Stripe-compatible server): what was due, not "nothing owed".
+            amount_remaining=int(
+                invoice["amount_remaining"]
+                if invoice.get("amount_remaining") is not None
+                else invoice.get("amount_due") or 0
+            ),
             currency=str(invoice.get("currency", "")).upper(),
             customer_id=customer_id,
             # API versions before 2025-03-31 name it on the invoice; later ones under parent.
@@ -212,7 +238,8 @@ class StripeGateway:
     ) -> ChargeResult:
         """Charge the invoice once per ``idempotency_key``, however often this is called."""
         client = self._client(creds, account)
-        params: InvoicePayParams = {"off_session": True}
+        # payments: on API versions from 2025-03-31 the invoice names its PaymentIntent only there.
+        params: InvoicePayParams = {"off_session": True, "expand": ["payments"]}
         if payment_method_id:
             params["payment_method"] = payment_method_id
         try:
@@ -225,8 +252,9 @@ class StripeGateway:
         except stripe.CardError as exc:
             return _declined(exc)
         invoice = paid.to_dict()
+        succeeded = invoice.get("status") == "paid"
         return ChargeResult(
-            succeeded=invoice.get("status") == "paid", payment_intent_id=_id(invoice.get("payment_intent"))
+            succeeded=succeeded, payment_intent_id=_intent_of(invoice), processing=not succeeded
         )
 
     async def mark_uncollectible(
@@ -256,6 +284,21 @@ def _declined(exc: stripe.CardError) -> ChargeResult:
         network_advice_code=getattr(error, "network_advice_code", None),
         message=str(exc.user_message or exc),
     )
+
+
+def _intent_of(invoice: dict[str, Any]) -> str | None:
+    """The invoice's PaymentIntent: a field before API version 2025-03-31, the newest entry of
+    its ``payments`` list after (present when expanded)."""
+    direct = _id(invoice.get("payment_intent"))
+    if direct is not None:
+        return direct
+    payments = (invoice.get("payments") or {}).get("data") or []
+    for entry in payments:
+        payment = entry.get("payment") or {}
+        found = _id(payment.get("payment_intent"))
+        if found is not None:
+            return found
+    return None
 
 
 def _id(value: Any) -> str | None:

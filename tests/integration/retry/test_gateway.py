@@ -172,3 +172,11 @@ async def test_a_plain_text_404_is_a_refusal_asked_once_not_an_outage() -> None:
         finally:
             await gw.close()
     assert hits == ["/v1/invoices/in_missing"]
+
+
+async def test_stored_methods_are_read_page_by_page(fake: FakeStripe, gateway: StripeGateway) -> None:
+    customer = fake.add_customer()
+    cards = [fake.add_card(customer.id, brand="visa", exp=(12, 2030)) for _ in range(103)]
+    methods = await gateway.stored_methods(CREDS, customer.id, None)
+    assert {m.id for m in methods} == {c.id for c in cards}
+    assert all(m.last4 for m in methods)

@@ -14,10 +14,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import stripe
-from stripe.params import InvoicePayParams
+from stripe.params import CustomerPaymentMethodListParams, InvoicePayParams
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from dunning.common.tenancy.service import ProcessorCredentials
@@ -26,6 +27,9 @@ from dunning.retry.domain.methods import StoredMethod
 T = TypeVar("T")
 
 _TRANSIENT = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
+
+
+_MAX_METHOD_PAGES = 10
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -156,7 +160,9 @@ class StripeGateway:
                     return await request()
         except _TRANSIENT as exc:
             if not _is_transient(exc):
-                raise ProcessorRefused(f"HTTP {exc.http_status}: {exc.user_message or exc}", exc.code) from exc
+                raise ProcessorRefused(
+                    f"HTTP {exc.http_status}: {exc.user_message or exc}", exc.code
+                ) from exc
             raise ProcessorUnavailable(f"{type(exc).__name__}: {exc.user_message or exc}") from exc
         except (
             stripe.InvalidRequestError,
@@ -203,16 +209,26 @@ class StripeGateway:
         self, creds: ProcessorCredentials, customer_id: str, account: str | None
     ) -> list[StoredMethod]:
         client = self._client(creds, account)
-        listing = await self._call(
-            creds, lambda: client.v1.customers.payment_methods.list_async(customer_id, params={"limit": 100})
-        )
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        # Page by page (Stripe's maximum is 100): a customer with more stored methods is rare,
+        # and its newest ones are the likeliest to work. Bounded, so a buggy server cannot loop.
+        for _ in range(_MAX_METHOD_PAGES):
+            page_params: dict[str, Any] = {"limit": 100, **({"starting_after": after} if after else {})}
+            listing = await self._call(
+                creds,
+                partial(client.v1.customers.payment_methods.list_async, customer_id, params=page_params),
+            )
+            found += [item.to_dict() for item in listing.data]
+            if not listing.has_more or not listing.data:
+                break
+            after = found[-1]["id"]
         customer = (
             await self._call(creds, lambda: client.v1.customers.retrieve_async(customer_id))
         ).to_dict()
         default = _id((customer.get("invoice_settings") or {}).get("default_payment_method"))
         methods = []
-        for item in listing.data:
-            pm = item.to_dict()
+        for pm in found:
             card = pm.get("card") or {}
             methods.append(
                 StoredMethod(
@@ -221,6 +237,7 @@ class StripeGateway:
                     brand=card.get("brand"),
                     exp_month=card.get("exp_month"),
                     exp_year=card.get("exp_year"),
+                    last4=card.get("last4"),
                     is_default=pm["id"] == default,
                     created=datetime.fromtimestamp(int(pm.get("created") or 0), UTC),
                 )

@@ -214,7 +214,9 @@ class StripeGateway:
         # Page by page (Stripe's maximum is 100): a customer with more stored methods is rare,
         # and its newest ones are the likeliest to work. Bounded, so a buggy server cannot loop.
         for _ in range(_MAX_METHOD_PAGES):
-            page_params: dict[str, Any] = {"limit": 100, **({"starting_after": after} if after else {})}
+            page_params: CustomerPaymentMethodListParams = {"limit": 100}
+            if after:
+                page_params["starting_after"] = after
             listing = await self._call(
                 creds,
                 partial(client.v1.customers.payment_methods.list_async, customer_id, params=page_params),

@@ -58,6 +58,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self._owner.commit_processed(revoked)
+        self._owner.forget_lag(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("partitions assigned", consumer=self._owner.config.name, partitions=len(assigned))
@@ -114,6 +115,7 @@ class EventConsumer:
         finally:
             try:
                 await self.commit_processed(list(self._processed))
+                self.forget_lag(list(consumer.assignment()))
             finally:
                 await consumer.stop()  # leaves the group: partitions move at once, not after a timeout
                 self._consumer = None
@@ -127,6 +129,14 @@ class EventConsumer:
                 await uow.commit()
         except Exception as exc:  # upkeep only: the next round tries again
             log.warning("inbox pruning failed", consumer=self.config.name, error=repr(exc))
+
+    def forget_lag(self, partitions: Sequence[TopicPartition]) -> None:
+        """Stop exporting lag for partitions this process no longer owns (another one reports them)."""
+        for tp in partitions:
+            try:
+                CONSUMER_LAG.remove(self.config.name, tp.topic, str(tp.partition))
+            except KeyError:
+                pass  # never reported here
 
     def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         # The high watermark comes with every fetch response: no extra request, and unlike

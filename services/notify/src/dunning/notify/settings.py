@@ -18,8 +18,9 @@ class NotifySettings(CommonSettings):
     sms_account_sid: str | None = None
     sms_auth_token: SecretStr | None = None
     sms_from: str | None = None
-    # Where customers reach us (unsubscribe links, inbound SMS webhooks): the public URL of the
-    # internal API's ingress. Unset: http://<http_host>:<http_port>.
+    # Where customers and the SMS provider reach us (unsubscribe links, the inbound-SMS webhook):
+    # the public host, reachable from the internet, that routes /v1/unsubscribe and
+    # /v1/sms/inbound to notify. Unset: http://<http_host>:<http_port>.
     public_url: str | None = None
     # The From address when a tenant set none of its own (policy sender.from_address).
     mail_from: str = "billing@dunning.localhost"

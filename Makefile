@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: run test unit integration lint fmt bench clean events-schema help
+.PHONY: run test unit integration lint fmt bench clean events-schema openapi help
 
 help:
 	@echo "make run    - set up .venv and start the whole system on its embedded default"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   - ruff + mypy --strict     make fmt - ruff format + fixes"
 	@echo "make bench  - ingest throughput/latency benchmark (prints figures)"
 	@echo "make events-schema - regenerate docs/events/*.schema.json from the code"
+	@echo "make openapi - regenerate docs/openapi.json (what dunning run serves at /openapi.json)"
 	@echo "make clean  - remove .venv, caches and the embedded data dir"
 
 $(UV):
@@ -52,6 +53,9 @@ bench: $(STAMP)
 
 events-schema: $(STAMP)
 	$(BIN)/python -m dunning.common.events.export docs/events
+
+openapi: $(STAMP)
+	$(BIN)/python -m dunning.cli.openapi docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .dunning .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -46,6 +46,7 @@ _TABLES = (
     "notify.outbox",
     "notify.outbox_watermarks",
     "notify.idempotency_keys",
+    "tenancy.idempotency_keys",
     "tenancy.webhook_secrets",
     "tenancy.processor_credentials",
     "tenancy.api_keys",

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -51,6 +52,10 @@ class Running:
                 return loaded
             time.sleep(0.2)
         raise AssertionError("dunning run did not become ready")
+
+    def output(self) -> str:
+        self.log.flush()
+        return (self.data_dir.parent / f"run-{self.port}.log").read_text(errors="replace")
 
     def cli(self, *args: str) -> str:
         done = subprocess.run(
@@ -112,6 +117,17 @@ def test_run_serves_webhooks_stops_cleanly_and_keeps_its_data(data_dir: Path) ->
     assert {"http_url", "database_url", "kafka_bootstrap"} <= set(runtime)
     tree = [c.pid for c in psutil.Process(first.process.pid).children(recursive=True)]
 
+    # The first start made a local tenant and put its admin key in a file only its owner reads.
+    key_file = data_dir / "admin.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    admin_key = key_file.read_text().strip()
+    local = httpx.get(
+        runtime["http_url"] + "/v1/tenant", headers={"Authorization": f"Bearer {admin_key}"}, timeout=10
+    ).json()
+    assert local["name"] == "local"
+    assert f"its admin API key is in {key_file.resolve()}" in first.output()
+    assert admin_key not in first.output()
+
     tenant = json.loads(first.cli("tenants", "create", "Acme Inc", "--json"))
     assert set(tenant) >= {"tenant_id", "api_key", "stripe_webhook_secret"}
 
@@ -134,7 +150,10 @@ def test_run_serves_webhooks_stops_cleanly_and_keeps_its_data(data_dir: Path) ->
     runtime = second.runtime()
     try:
         listed = json.loads(second.cli("tenants", "list", "--json"))
-        assert [t["tenant_id"] for t in listed] == [tenant["tenant_id"]]
+        assert [t["tenant_id"] for t in listed] == [local["tenant_id"], tenant["tenant_id"]]
+        # Later starts make no new key: they say again where the first one is.
+        assert key_file.read_text().strip() == admin_key
+        assert f"Local tenant {local['tenant_id']} (created at the first start)" in second.output()
         # The new embedded broker started empty; the relay put back what it had published.
         republished = [decode_event(v) for v in read_topic_from_start(runtime["kafka_bootstrap"], 1)]
         assert [e.data["provider_event_id"] for e in republished] == [event["id"]]

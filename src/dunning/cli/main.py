@@ -82,6 +82,21 @@ def migrate() -> None:
     typer.echo("migrated: " + ", ".join(m.schema for m in MIGRATION_SETS))
 
 
+@app.command()
+def openapi(
+    path: Annotated[str, typer.Argument(help="Where to write it; '-' prints it.")] = "docs/openapi.json",
+) -> None:
+    """Write the OpenAPI document `dunning run` serves at /openapi.json (every slice)."""
+    from pathlib import Path
+
+    from dunning.cli.openapi import render, system_openapi, write
+
+    if path == "-":
+        typer.echo(render(system_openapi()), nl=False)
+        return
+    typer.echo(str(write(Path(path))))
+
+
 def _with_session(action: Callable[[AsyncSession, SecretBox], Awaitable[T]]) -> T:
     settings = tool_settings("database_url", "secret_key")
     box = SecretBox(settings.require_secret_key())

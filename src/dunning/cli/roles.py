@@ -24,6 +24,7 @@ from dunning.common.health import Health
 from dunning.common.http import build_app
 from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
 from dunning.common.relay import OutboxRelay, RelayConfig
+from dunning.common.tenancy import api as tenancy_api
 from dunning.ingest.app import create_app as create_ingest_app
 from dunning.notify import app as notify
 from dunning.retry import app as retry
@@ -83,6 +84,8 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
     elif role == "notify":
         pod = os.environ.get("POD_NAME")
         box = SecretBox(settings.require_secret_key())
+        routers += tenancy_api.routers()
+        installs.append(lambda app: tenancy_api.install(app, settings, box))
         consumer = notify.event_consumer(db, bootstrap, producer, group_instance_id=pod)
         walker = notify.walker(settings, db)
         dispatcher, close_channels = notify.dispatcher(
@@ -97,15 +100,19 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
     else:
         # Static membership from the pod name: a restarted pod gets its partitions back at once.
         pod = os.environ.get("POD_NAME")
+        retry_box = SecretBox(settings.require_secret_key())
         consumer = retry.case_consumer(db, bootstrap, producer, group_instance_id=pod)
         health.add_heartbeat(consumer.heartbeat)
         executor, gateway = retry.attempt_executor(
-            settings, db, SecretBox(settings.require_secret_key()), worker_id=pod or f"retry-{os.getpid()}"
+            settings, db, retry_box, worker_id=pod or f"retry-{os.getpid()}"
         )
         health.add_heartbeat(executor.heartbeat)
         workers += [consumer.run, executor.run]
         closers.append(gateway.close)
         routers += retry.routers()  # the service serves its own /v1 slice (DESIGN §7)
+        # Every role that serves tenant-key routes serves the tenancy slice too (docs/api.md).
+        routers += tenancy_api.routers()
+        installs.append(lambda app: tenancy_api.install(app, settings, retry_box))
     app = build_app(title=f"Dunning {role}", routers=routers, health=health)
     app.state.db = db
     for install in installs:

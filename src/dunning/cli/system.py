@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from dunning.cli.local_admin import LocalAdmin, ensure_local_admin_key
 from dunning.cli.settings import SECRET_KEY_FILE, SystemSettings, runtime_path, write_runtime
 from dunning.common.clock import SystemClock
 from dunning.common.crypto import SecretBox, load_or_create_key
@@ -30,6 +31,7 @@ from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topi
 from dunning.common.migrations import MigrationSet, upgrade
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.common.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
+from dunning.common.tenancy import api as tenancy_api
 from dunning.ingest import app as ingest
 from dunning.notify import app as notify
 from dunning.retry import app as retry
@@ -105,11 +107,12 @@ def build_system_app(settings: SystemSettings, db: Database, box: SecretBox, hea
 
     app = build_app(
         title="Dunning",
-        routers=[*ingest.routers(), *retry.routers(), *notify.routers()],
+        routers=[*tenancy_api.routers(), *ingest.routers(), *retry.routers(), *notify.routers()],
         health=health,
         lifespan=lifespan,
     )
     app.state.db = db
+    tenancy_api.install(app, settings, box)
     ingest.install(app, settings, db, box, SystemClock())
     notify.install(app, settings, box)
     return app
@@ -120,6 +123,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     loop = asyncio.get_running_loop()
     db = await prepare(settings, endpoints)
     box = SecretBox(endpoints.secret_key)
+    local_admin = await ensure_local_admin_key(db, box, settings.data_dir)
     health = Health()
     health.add_check("database", db.ping)
 
@@ -199,7 +203,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
                         "started_at": datetime.now(UTC).isoformat(),
                     },
                 )
-                print_welcome(settings, http_url)
+                print_welcome(settings, http_url, local_admin)
             await server_task
             stop.set()
             await relay_task
@@ -218,22 +222,42 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
         await db.dispose()
 
 
-def print_welcome(settings: SystemSettings, http_url: str) -> None:
-    webhook = f"{http_url}/v1/webhooks/stripe/<tenant_id>"
+def print_welcome(settings: SystemSettings, http_url: str, local_admin: LocalAdmin | None = None) -> None:
     lines = [
         "",
         f"Dunning is running at {http_url}  (data: {settings.data_dir.resolve()})",
         f"  health   {http_url}/healthz   ready {http_url}/readyz   metrics {http_url}/metrics",
-        "  API docs " + f"{http_url}/docs",
-        "",
-        "Next steps:",
-        "  1. Create a tenant (in another terminal):  .venv/bin/dunning tenants create 'Acme' --json",
-        "  2. Point Stripe at it:  stripe listen --forward-to " + webhook,
-        "     and add the signing secret it prints:",
-        "       .venv/bin/dunning tenants secrets add <tenant_id> --secret whsec_...",
-        "Stop with Ctrl-C.",
+        f"  API docs {http_url}/docs   (OpenAPI: {http_url}/openapi.json)",
         "",
     ]
+    if local_admin is not None and local_admin.tenant_id is not None:
+        key_file = local_admin.path.resolve()
+        made = "created now" if local_admin.created else "created at the first start"
+        auth = f'-H "Authorization: Bearer $(cat {key_file})"'
+        lines += [
+            f"Local tenant {local_admin.tenant_id} ({made}); its admin API key is in {key_file}",
+            f"  curl {auth} {http_url}/v1/tenant",
+            "",
+            "Next steps:",
+            "  1. Point Stripe at it:  stripe listen --forward-to "
+            + f"{http_url}/v1/webhooks/stripe/{local_admin.tenant_id}",
+            "     and add the signing secret it prints:",
+            f"       curl {auth} -H 'Content-Type: application/json' \\",
+            f'         -d \'{{"secret": "whsec_..."}}\' {http_url}/v1/webhook-secrets',
+            "  2. More tenants (in another terminal):  .venv/bin/dunning tenants create 'Acme' --json",
+        ]
+    else:
+        if local_admin is not None:
+            lines.append(f"The API key in {local_admin.path.resolve()} is revoked: it no longer works.")
+        webhook = f"{http_url}/v1/webhooks/stripe/<tenant_id>"
+        lines += [
+            "Next steps:",
+            "  1. Create a tenant (in another terminal):  .venv/bin/dunning tenants create 'Acme' --json",
+            "  2. Point Stripe at it:  stripe listen --forward-to " + webhook,
+            "     and add the signing secret it prints:",
+            "       .venv/bin/dunning tenants secrets add <tenant_id> --secret whsec_...",
+        ]
+    lines += ["Stop with Ctrl-C.", ""]
     print("\n".join(lines), flush=True)  # noqa: T201 - the runner's greeting is for a person
 
 

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dunning.common.health import Health
 from dunning.common.metrics import HTTP_REQUEST_SECONDS, metrics_endpoint
+from dunning.common.openapi import document_problems
 from dunning.common.problems import install_problem_handlers
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -34,6 +35,7 @@ def build_app(
     app.add_api_route("/readyz", health.readiness, methods=["GET"], include_in_schema=False)
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.state.health = health
+    document_problems(app)
 
     app.add_middleware(RequestContextMiddleware)
     return app
@@ -51,6 +53,7 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or ())
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
         started = time.perf_counter()
         status = 500
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
 
 from dunning.common.problems import Problem
 
@@ -24,3 +27,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return moment, key
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise Problem(400, "the cursor is not one this API returned", kind="invalid-cursor") from exc
+
+
+def before(at_column: Any, key_column: Any, position: tuple[datetime, str]) -> ColumnElement[bool]:
+    """Rows after ``position`` in newest-first order (``at`` descending, then ``key`` descending)."""
+    at, key = position
+    return or_(at_column < at, and_(at_column == at, key_column < key))

@@ -65,6 +65,10 @@ def problem_response(
         "instance": request.url.path,
         **problem.extra,
     }
+    # The id of the X-Request-ID header, in the body too: a pasted error names its log lines.
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
     return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,18 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_retention_days: int = Field(default=7, ge=1)
+    # Per API key and per replica (an in-process token bucket): N replicas allow N times this.
+    api_rate_per_second: float = Field(default=50.0, gt=0)
+    api_rate_burst: int = Field(default=100, ge=1)
+    # The operator's token for cross-tenant routes (/v1/tenants); unset turns those routes off.
+    admin_token: SecretStr | None = None
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 32:
+            raise ValueError("DUNNING_ADMIN_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)")
+        return value
 
     def require(self, *names: str) -> None:
         missing = [f"DUNNING_{name.upper()}" for name in names if getattr(self, name) is None]

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from dunning.common.auth import AdminPrincipal, ReadPrincipal, WritePrincipal, database
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
+from dunning.common.openapi import problem_responses
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
 from dunning.notify import repository
@@ -119,7 +120,12 @@ def _locale(locale: str) -> str:
     return locale
 
 
-@template_router.get("/{template}/{channel}/{locale}", response_model=TemplateView, summary="A template")
+@template_router.get(
+    "/{template}/{channel}/{locale}",
+    response_model=TemplateView,
+    summary="A template",
+    responses=problem_responses(404),
+)
 async def get_template(
     principal: ReadPrincipal, db: DatabaseDep, template: str, channel: str, locale: str
 ) -> TemplateView:
@@ -151,7 +157,10 @@ async def get_template(
 
 
 @template_router.put(
-    "/{template}/{channel}/{locale}", response_model=TemplateView, summary="Override a template"
+    "/{template}/{channel}/{locale}",
+    response_model=TemplateView,
+    summary="Override a template",
+    responses=problem_responses(404),
 )
 async def put_template(
     principal: WritePrincipal, db: DatabaseDep, template: str, channel: str, locale: str, body: TemplateBody
@@ -184,7 +193,10 @@ async def put_template(
 
 
 @template_router.delete(
-    "/{template}/{channel}/{locale}", status_code=204, summary="Go back to the default wording"
+    "/{template}/{channel}/{locale}",
+    status_code=204,
+    summary="Go back to the default wording",
+    responses=problem_responses(404),
 )
 async def delete_template(
     principal: WritePrincipal, db: DatabaseDep, template: str, channel: str, locale: str
@@ -199,7 +211,10 @@ async def delete_template(
 
 
 @template_router.post(
-    "/preview", response_model=PreviewAnswer, summary="Render a template against a sample case"
+    "/preview",
+    response_model=PreviewAnswer,
+    summary="Render a template against a sample case",
+    responses=problem_responses(404),
 )
 async def preview(principal: ReadPrincipal, db: DatabaseDep, body: PreviewRequest) -> PreviewAnswer:
     name, chan, loc = _template_key(body.template, body.channel.value, body.locale)
@@ -248,7 +263,12 @@ def _notification(row: Any) -> Notification:
     return Notification.model_validate(values)
 
 
-@notification_router.get("/notifications", response_model=NotificationPage, summary="Messages, newest first")
+@notification_router.get(
+    "/notifications",
+    response_model=NotificationPage,
+    summary="Messages, newest first",
+    responses=problem_responses(400),
+)
 async def list_notifications(
     principal: ReadPrincipal,
     db: DatabaseDep,
@@ -283,7 +303,10 @@ async def _page(db: Database, query: Any, at_column: Any, cursor: str | None, li
 
 
 @notification_router.get(
-    "/customers/{customer_id}/notices", response_model=NoticePage, summary="The customer's in-app notices"
+    "/customers/{customer_id}/notices",
+    response_model=NoticePage,
+    summary="The customer's in-app notices",
+    responses=problem_responses(400),
 )
 async def list_notices(
     principal: ReadPrincipal,
@@ -359,7 +382,10 @@ async def _contact_view(db: Database, tenant_id: str, customer_id: str) -> Conta
 
 
 @notification_router.get(
-    "/customers/{customer_id}/contact", response_model=ContactView, summary="A customer's contact details"
+    "/customers/{customer_id}/contact",
+    response_model=ContactView,
+    summary="A customer's contact details",
+    responses=problem_responses(404),
 )
 async def get_contact(principal: ReadPrincipal, db: DatabaseDep, customer_id: CustomerId) -> ContactView:
     return await _contact_view(db, principal.tenant_id, customer_id)
@@ -445,7 +471,9 @@ async def list_mail(
     ]
 
 
-@notification_router.get("/mail/{name}", summary="One written message (message/rfc822)")
+@notification_router.get(
+    "/mail/{name}", summary="One written message (message/rfc822)", responses=problem_responses(404)
+)
 async def get_mail(
     principal: ReadPrincipal, settings: SettingsDep, name: Annotated[str, Path(max_length=64)]
 ) -> Response:

@@ -113,16 +113,18 @@ class DeliveryDispatcher:
                 uow.session, now=now, worker=self._worker, batch=cfg.batch, ttl=cfg.claim_ttl
             )
             await uow.commit()
-        for row in claimed:
-            self.heartbeat.beat()
-            try:
-                await self._deliver(row)
-            except Exception as exc:  # one delivery's surprise must not strand the rest of the round
-                log.exception("delivery failed unexpectedly; released for a later round", delivery=row["id"])
-                await self._settle_failure(
-                    row, DeliveryError(f"internal error: {exc!r}"[:300], permanent=False)
-                )
+        # The batch goes out concurrently: each delivery has its own transactions and its own
+        # channel call, and most of a send is waiting on an SMTP server or an HTTP API.
+        await asyncio.gather(*(self._deliver_guarded(row) for row in claimed))
         return len(claimed)
+
+    async def _deliver_guarded(self, row: Any) -> None:
+        self.heartbeat.beat()
+        try:
+            await self._deliver(row)
+        except Exception as exc:  # one delivery's surprise must not strand the rest of the round
+            log.exception("delivery failed unexpectedly; released for a later round", delivery=row["id"])
+            await self._settle_failure(row, DeliveryError(f"internal error: {exc!r}"[:300], permanent=False))
 
     async def _enrich(self, row: Any, now: datetime) -> None:
         """Read the processor's customer once in a while, outside any transaction."""

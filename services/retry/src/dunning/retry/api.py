@@ -15,6 +15,7 @@ from dunning.common.clock import Clock, SystemClock
 from dunning.common.db import Database
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.idempotency import Answer, once, request_fingerprint
+from dunning.common.openapi import problem_responses
 from dunning.common.outbox import enqueue
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
@@ -32,7 +33,9 @@ DatabaseDep = Annotated[Database, Depends(database)]
 _LISTED = [s.value for s in CaseStatus if s is not CaseStatus.NONE]
 
 
-@router.get("", response_model=CasePage, summary="List dunning cases, newest first")
+@router.get(
+    "", response_model=CasePage, summary="List dunning cases, newest first", responses=problem_responses(400)
+)
 async def list_cases(
     principal: ReadPrincipal,
     db: DatabaseDep,
@@ -58,7 +61,12 @@ async def list_cases(
     return CasePage(data=[_case(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", response_model=CaseDetail, summary="A case with its whole timeline")
+@router.get(
+    "/{case_id}",
+    response_model=CaseDetail,
+    summary="A case with its whole timeline",
+    responses=problem_responses(404),
+)
 async def get_case(
     principal: ReadPrincipal,
     db: DatabaseDep,
@@ -175,30 +183,48 @@ async def _act(
 
 
 CaseId = Annotated[str, Path(max_length=64)]
+_ACTION_ERRORS = problem_responses(400, 404, 409)  # 400: a malformed Idempotency-Key
 
 
-@router.post("/{case_id}/pause", response_model=ActionAnswer, summary="Pause retries and messages")
+@router.post(
+    "/{case_id}/pause",
+    response_model=ActionAnswer,
+    summary="Pause retries and messages",
+    responses=_ACTION_ERRORS,
+)
 async def pause_case(
     request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
 ) -> JSONResponse:
     return await _act(request, db, clock, principal, case_id, Action.PAUSE)
 
 
-@router.post("/{case_id}/resume", response_model=ActionAnswer, summary="Lift a manual pause")
+@router.post(
+    "/{case_id}/resume", response_model=ActionAnswer, summary="Lift a manual pause", responses=_ACTION_ERRORS
+)
 async def resume_case(
     request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
 ) -> JSONResponse:
     return await _act(request, db, clock, principal, case_id, Action.RESUME)
 
 
-@router.post("/{case_id}/write-off", response_model=ActionAnswer, summary="Give up on the case")
+@router.post(
+    "/{case_id}/write-off",
+    response_model=ActionAnswer,
+    summary="Give up on the case",
+    responses=_ACTION_ERRORS,
+)
 async def write_off_case(
     request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
 ) -> JSONResponse:
     return await _act(request, db, clock, principal, case_id, Action.WRITE_OFF)
 
 
-@router.post("/{case_id}/retry", response_model=ActionAnswer, summary="Charge again now (within card caps)")
+@router.post(
+    "/{case_id}/retry",
+    response_model=ActionAnswer,
+    summary="Charge again now (within card caps)",
+    responses=_ACTION_ERRORS,
+)
 async def retry_case(
     request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
 ) -> JSONResponse:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.crypto import SecretBox, hash_token
+from dunning.common.pagination import before
 from dunning.common.tenancy.tables import api_keys, processor_credentials, tenants, webhook_secrets
 
 SCOPES = ("read", "write", "admin")
@@ -82,18 +84,29 @@ async def create_tenant(
     )
 
 
-async def list_tenants(session: AsyncSession) -> list[TenantSummary]:
+def _tenant_summaries() -> Select[Any]:
     active = (
         select(func.count())
         .where(webhook_secrets.c.tenant_id == tenants.c.id, webhook_secrets.c.retired_at.is_(None))
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(tenants.c.id, tenants.c.name, tenants.c.created_at, active.label("active")).order_by(
-            tenants.c.created_at, tenants.c.id
-        )
+    return select(tenants.c.id, tenants.c.name, tenants.c.created_at, active.label("active")).order_by(
+        tenants.c.created_at, tenants.c.id
     )
+
+
+async def list_tenants(session: AsyncSession) -> list[TenantSummary]:
+    rows = await session.execute(_tenant_summaries())
     return [TenantSummary(r.id, r.name, r.created_at, r.active) for r in rows]
+
+
+async def get_tenant(session: AsyncSession, tenant_id: str) -> TenantSummary | None:
+    row = (await session.execute(_tenant_summaries().where(tenants.c.id == tenant_id))).first()
+    return TenantSummary(row.id, row.name, row.created_at, row.active) if row else None
+
+
+async def any_tenant(session: AsyncSession) -> bool:
+    return await session.scalar(select(tenants.c.id).limit(1)) is not None
 
 
 async def require_tenant(session: AsyncSession, tenant_id: str) -> None:
@@ -102,25 +115,43 @@ async def require_tenant(session: AsyncSession, tenant_id: str) -> None:
         raise TenantNotFound(tenant_id)
 
 
-async def create_api_key(
+@dataclass(frozen=True, slots=True)
+class IssuedApiKey:
+    key_id: str
+    token: str
+
+
+async def issue_api_key(
     session: AsyncSession, tenant_id: str, *, scopes: tuple[str, ...], label: str = ""
-) -> str:
+) -> IssuedApiKey:
+    """A new key for the tenant: the token is returned here once and stored only as a hash."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be a non-empty subset of {SCOPES}, got {scopes}")
     key_id = _new_id("key")
     # The key names its id, so a leaked key is identifiable (and revocable) at a glance.
-    token = f"{API_KEY_PREFIX}{key_id.removeprefix('key_')}_{secrets.token_urlsafe(32)}"
+    token = f"{key_prefix(key_id)}_{secrets.token_urlsafe(32)}"
     await session.execute(
         api_keys.insert().values(
             id=key_id,
             tenant_id=tenant_id,
             token_hash=hash_token(token),
-            scopes=list(scopes),
+            scopes=[s for s in SCOPES if s in scopes],
             label=label,
         )
     )
-    return token
+    return IssuedApiKey(key_id, token)
+
+
+def key_prefix(key_id: str) -> str:
+    """The public start of a key's token (``dk_`` + the id's hex): how a key is recognized."""
+    return API_KEY_PREFIX + key_id.removeprefix("key_")
+
+
+async def create_api_key(
+    session: AsyncSession, tenant_id: str, *, scopes: tuple[str, ...], label: str = ""
+) -> str:
+    return (await issue_api_key(session, tenant_id, scopes=scopes, label=label)).token
 
 
 async def authenticate(session: AsyncSession, token: str) -> Principal | None:
@@ -177,6 +208,32 @@ async def list_webhook_secrets(session: AsyncSession, tenant_id: str) -> list[We
     return [WebhookSecretInfo(r.id, r.provider, r.created_at, r.retired_at) for r in rows]
 
 
+async def webhook_secret_page(
+    session: AsyncSession, tenant_id: str, *, after: tuple[datetime, str] | None = None, limit: int = 50
+) -> list[WebhookSecretInfo]:
+    """Newest first, retired ones included (with ``retired_at``)."""
+    query = select(webhook_secrets).where(webhook_secrets.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(before(webhook_secrets.c.created_at, webhook_secrets.c.id, after))
+    query = query.order_by(webhook_secrets.c.created_at.desc(), webhook_secrets.c.id.desc()).limit(limit)
+    return [
+        WebhookSecretInfo(r.id, r.provider, r.created_at, r.retired_at) for r in await session.execute(query)
+    ]
+
+
+async def webhook_secret_info(
+    session: AsyncSession, tenant_id: str, secret_id: str
+) -> WebhookSecretInfo | None:
+    row = (
+        await session.execute(
+            select(webhook_secrets).where(
+                webhook_secrets.c.id == secret_id, webhook_secrets.c.tenant_id == tenant_id
+            )
+        )
+    ).first()
+    return WebhookSecretInfo(row.id, row.provider, row.created_at, row.retired_at) if row else None
+
+
 async def active_webhook_secrets(
     session: AsyncSession, box: SecretBox, tenant_id: str, provider: str
 ) -> list[str] | None:
@@ -219,6 +276,16 @@ async def reseal_secrets(session: AsyncSession, box: SecretBox) -> int:
             )
         count += len(rows)
     return count
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorKeyInfo:
+    """What may be shown of a stored processor key: never the key."""
+
+    provider: str
+    key_hint: str
+    livemode: bool
+    updated_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,3 +346,14 @@ async def processor_credentials_for(
     if row is None:
         return None
     return ProcessorCredentials(tenant_id, provider, box.open(bytes(row.sealed_api_key)), row.livemode)
+
+
+async def processor_key_info(session: AsyncSession, tenant_id: str, provider: str) -> ProcessorKeyInfo | None:
+    row = (
+        await session.execute(
+            select(processor_credentials).where(
+                processor_credentials.c.tenant_id == tenant_id, processor_credentials.c.provider == provider
+            )
+        )
+    ).first()
+    return ProcessorKeyInfo(provider, row.key_hint, row.livemode, row.updated_at) if row else None

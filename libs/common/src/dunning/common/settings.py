@@ -31,6 +31,11 @@ class CommonSettings(BaseSettings):
     # Tansu and other Kafka-protocol brokers may lack the idempotent producer; Apache Kafka has it.
     kafka_enable_idempotence: bool = False
     kafka_topic_partitions: int = Field(default=6, ge=1)
+    # POD_NAME as the consumers' static group membership id. A static member keeps its
+    # partitions across a quick restart of the same pod (a StatefulSet, a container restart),
+    # but does not leave the group on stop: its partitions wait for the session timeout. Off by
+    # default, because Deployment pods get new names on every rollout.
+    kafka_static_membership: bool = False
     kafka_replication_factor: int = Field(default=1, ge=1)
     # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
     secret_key: SecretStr | None = None

@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 
-.PHONY: run test unit integration lint fmt bench clean events-schema openapi help
+.PHONY: run test unit integration lint fmt bench bench-notify simulate clean events-schema openapi help
 
 help:
 	@echo "make run    - set up .venv and start the whole system on its embedded default"
@@ -14,6 +14,8 @@ help:
 	@echo "make unit / make integration - only the pure / only the real-infrastructure tests"
 	@echo "make lint   - ruff + mypy --strict     make fmt - ruff format + fixes"
 	@echo "make bench  - ingest throughput/latency benchmark (prints figures)"
+	@echo "make bench-notify - notify walker + dispatcher throughput (prints figures)"
+	@echo "make simulate - the recovery simulator on the three presets (tables + HTML reports)"
 	@echo "make events-schema - regenerate docs/events/*.schema.json from the code"
 	@echo "make openapi - regenerate docs/openapi.json (what dunning run serves at /openapi.json)"
 	@echo "make clean  - remove .venv, caches and the embedded data dir"
@@ -50,6 +52,14 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/ingest_throughput.py
+
+bench-notify: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/notify_throughput.py
+
+simulate: $(STAMP)
+	for p in consumer-monthly b2b-net30 mixed-global; do \
+		$(BIN)/dunning simulate --preset $$p --customers 5000 --seed 1 --out .dunning/simulation/$$p || exit 1; \
+	done
 
 events-schema: $(STAMP)
 	$(BIN)/python -m dunning.common.events.export docs/events

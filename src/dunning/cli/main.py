@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.cli.settings import SystemSettings, tool_settings
+from dunning.cli.simulate import simulate
 from dunning.common.crypto import InvalidSecretKey, SecretBox
 from dunning.common.db import Database
 from dunning.common.logging import configure_logging
@@ -28,6 +29,8 @@ tenants_app.add_typer(secrets_app, name="secrets")
 app.add_typer(tenants_app, name="tenants")
 dlq_app = typer.Typer(help="Inspect and replay dead-lettered records.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+# The simulator (and matplotlib) is imported only when the command runs.
+app.command(name="simulate")(simulate)
 
 T = TypeVar("T")
 

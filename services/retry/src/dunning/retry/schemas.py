@@ -43,7 +43,9 @@ class Attempt(BaseModel):
     attempt_no: int
     kind: str = Field(description="charge | end_action")
     source: str = Field(description="processor (its own attempt, reported) | dunning (ours)")
-    status: str = Field(description="scheduled | claimed | succeeded | failed | refused | skipped | canceled")
+    status: str = Field(
+        description="scheduled | claimed | succeeded | failed | submitted | refused | skipped | canceled"
+    )
     due_at: datetime
     method_id: str | None
     reason: str = Field(description="Why this attempt, at this time.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -76,6 +76,7 @@ class CaseState:
     token: int = 0  # bumped whenever ``pending`` is replaced, so stale timers are ignored
     recovered_at: datetime | None = None
     done: bool = False
+    key: int = 0  # the case's index in the run, for what the world keeps per case
 
     @property
     def opened_at(self) -> datetime:
@@ -87,16 +88,59 @@ class CaseState:
 
 @dataclass(slots=True)
 class World:
-    """What all cases of one run share: every charge on each card, for the card network caps."""
+    """What all cases of one run share, as the retry service's attempts table does: every charge
+    made on each card, every charge planned on it (by case), and each card's latest `never` decline.
+
+    The scheduler counts made and planned charges for the card caps (``card_attempt_times``
+    counts ``scheduled`` attempts too), so several invoices on one card cannot overshoot a cap.
+    """
 
     card_times: dict[str, list[datetime]] = field(default_factory=dict)
+    planned: dict[str, dict[int, datetime]] = field(default_factory=dict)  # card -> case key -> at
+    planned_card: dict[int, str] = field(default_factory=dict)  # case key -> the card it will charge
+    never_declined: dict[str, datetime] = field(default_factory=dict)
 
-    def record(self, method_id: str, at: datetime) -> None:
+    def record(self, method_id: str, at: datetime, *, never: bool = False) -> None:
         self.card_times.setdefault(method_id, []).append(at)
+        if never:
+            self.never_declined[method_id] = max(at, self.never_declined.get(method_id, at))
+
+    def plan(self, key: int, method_id: str | None, at: datetime | None) -> None:
+        """The case's planned charge is now this one (None: nothing, or not on a known card)."""
+        previous = self.planned_card.pop(key, None)
+        if previous is not None:
+            self.planned[previous].pop(key, None)
+        if method_id is not None and at is not None:
+            self.planned_card[key] = method_id
+            self.planned.setdefault(method_id, {})[key] = at
 
     def last_on(self, method_id: str) -> datetime | None:
         times = self.card_times.get(method_id)
         return times[-1] if times else None
 
-    def view(self) -> Mapping[str, Sequence[datetime]]:
-        return self.card_times
+    def view(self, exclude: int | None = None) -> Mapping[str, Sequence[datetime]]:
+        """Charges made and planned on each card, without case ``exclude``'s own planned one."""
+        return _CardTimes(self, exclude)
+
+
+class _CardTimes(Mapping[str, Sequence[datetime]]):
+    """A card's times, merged when asked: the scheduler asks about one or two cards per decision."""
+
+    __slots__ = ("_exclude", "_world")
+
+    def __init__(self, world: World, exclude: int | None) -> None:
+        self._world = world
+        self._exclude = exclude
+
+    def __getitem__(self, method_id: str) -> Sequence[datetime]:
+        made = self._world.card_times.get(method_id)
+        planned = self._world.planned.get(method_id)
+        if made is None and planned is None:
+            raise KeyError(method_id)
+        return [*(made or ()), *(at for key, at in (planned or {}).items() if key != self._exclude)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._world.card_times.keys() | self._world.planned.keys())
+
+    def __len__(self) -> int:
+        return len(self._world.card_times.keys() | self._world.planned.keys())

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
+from dunning.retry.domain.decline_codes import DeclineCategory
 from dunning.retry.domain.declines import classify_decline
 from dunning.retry.domain.history import AttemptHistory, PastAttempt
 from dunning.simulation.cases import AttemptRecord, CaseState, Plan, PlanKind, RunResult, World
@@ -44,7 +45,7 @@ def simulate(population: Population, policy: Policy, *, progress: Progress | Non
 
     for customer in population.customers:
         for invoice in customer.invoices:
-            states.append(CaseState(customer, invoice))
+            states.append(CaseState(customer, invoice, key=len(states)))
             index = len(states) - 1
             push(invoice.failed_at, index, _Event.OPEN)
             if customer.new_card_at is not None:
@@ -53,6 +54,10 @@ def simulate(population: Population, policy: Policy, *, progress: Progress | Non
     def apply(state: CaseState, index: int, plan: Plan | None) -> None:
         state.token += 1
         state.pending = plan
+        # As the service's attempts table: a planned charge counts for the caps until it runs
+        # or another plan replaces it.
+        charging = plan is not None and plan.kind is PlanKind.CHARGE
+        world.plan(state.key, plan.method_id if plan and charging else None, plan.at if plan else None)
         if plan is None:
             _finish(state, progress)
         else:
@@ -96,6 +101,7 @@ def _run_plan(
         apply(state, index, policy.after_lookup(state, now, world))
         return
     method_id = plan.method_id or state.customer.default_method_at(now).id
+    world.plan(state.key, None, None)  # planned no more: made, below
     outcome = charge(state.customer, method_id, now, previous_on_card=world.last_on(method_id), seed=seed)
     _record(state, world, now, method_id, outcome, reason=plan.reason)
     if outcome.succeeded:
@@ -132,7 +138,7 @@ def _record(
             reason,
         )
     )
-    world.record(method_id, now)
+    world.record(method_id, now, never=category is DeclineCategory.NEVER)
 
 
 def _finish(state: CaseState, progress: Progress | None) -> None:

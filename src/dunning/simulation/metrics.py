@@ -32,7 +32,9 @@ class PolicyMetrics:
     ttr_p90_days: float | None
     cap_violations: int
     never_attempts: int  # charges on a method after it had a `never` decline in the same case
-    never_attempts_any_case: int  # ... after a `never` decline on that card in any case
+    # ... after a `never` decline on that card in any case; the failure that opened a case is
+    # the processor's charge of a new invoice, not a retry, so it is not counted
+    never_attempts_any_case: int
     curve: tuple[float, ...]  # share of cases recovered by the end of day d, d = 0..CURVE_DAYS
     by_code: dict[str, tuple[int, int]] = field(default_factory=dict)  # first decline: (cases, recovered)
     attempts_histogram: dict[int, int] = field(default_factory=dict)  # charges per case -> cases
@@ -123,8 +125,8 @@ def _never_any_case(cases: Sequence[CaseResult]) -> int:
     )
     dead: set[str] = set()
     wasted = 0
-    for _, _, method_id, never in charges:
-        if method_id in dead:
+    for _, number, method_id, never in charges:
+        if method_id in dead and number > 1:
             wasted += 1
         if never:
             dead.add(method_id)

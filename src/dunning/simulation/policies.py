@@ -37,9 +37,11 @@ class OursPolicy:
     """The retry service's decision path (``planning.plan_next``, ``method_changes``) over simulated time.
 
     Calls ``next_attempt_slot`` exactly as the service does: the case's failures, the latest
-    one's advice, every charge on each card across the tenant, the customer's time zone when the
-    billing address gives one, learned stats when there are some; stored methods only after a
-    lookup, which the service schedules when the scheduler stops and the tenant allows other methods.
+    one's advice, every charge made or planned on each card across the tenant (the case's own
+    planned one aside: a new plan replaces it), each card's latest `never` decline in any case,
+    the customer's time zone when the billing address gives one, learned stats when there are
+    some; stored methods only after a lookup, which the service schedules when the scheduler
+    stops and the tenant allows other methods.
     """
 
     name: str
@@ -91,10 +93,11 @@ class OursPolicy:
             policy=self.policy,
             customer_tz=case.customer.scheduler_tz,
             stats=self.stats,
-            card_attempt_times=world.view(),
+            card_attempt_times=world.view(exclude=case.key),
             methods=methods or (),
             method_id=last.method_id,
             change=change,
+            never_declined=world.never_declined,
         )
 
 

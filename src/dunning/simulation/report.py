@@ -43,7 +43,8 @@ _DEFINITIONS = (
     (
         "never-decline retries",
         "charges on a method after a `never` decline on it: in the same case, "
-        "and in any case of the run (the same card on another invoice)",
+        "and in any case of the run (the same card on another invoice; the failure that opened "
+        "a case is the processor's charge of a new invoice, not a retry, and is not counted)",
     ),
 )
 

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from tests.unit.simulation.factories import FAILED_AT, make_customer, population_of
 
 from dunning.retry.domain.decline_codes import DeclineCategory
+from dunning.retry.domain.declines import classify_decline
+from dunning.retry.domain.history import AttemptHistory, PastAttempt
+from dunning.simulation.cases import CaseState, PlanKind, World
 from dunning.simulation.engine import simulate
 from dunning.simulation.lineup import OURS, TENANT_POLICY, lineup
 from dunning.simulation.metrics import measure
@@ -77,11 +80,6 @@ def test_daily_retries_break_the_visa_cap_and_are_counted() -> None:
     assert m.cap_violations == 1 + daily.retries - 15
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the service's card caps count executed charges only: other cases' scheduled charges on the "
-    "same card are not counted, so several invoices of one customer can overshoot the cap together",
-)
 def test_ours_keeps_the_card_caps_across_several_invoices_on_one_card() -> None:
     # Three invoices failing together on a Mastercard with an outage that never clears: each case
     # retries within hours (2, 4, 6 h), 12 charges in a day against a cap of 10 per 24 hours.
@@ -92,3 +90,36 @@ def test_ours_keeps_the_card_caps_across_several_invoices_on_one_card() -> None:
         for k in range(5)
     ]
     assert measure(simulate(population_of(*customers), OURS_POLICY)).cap_violations == 0
+
+
+def test_the_world_counts_other_cases_planned_charges_until_they_run_or_are_replaced() -> None:
+    world = World()
+    world.record("pm_1", FAILED_AT)
+    world.plan(0, "pm_1", FAILED_AT + timedelta(hours=2))
+    world.plan(1, "pm_1", FAILED_AT + timedelta(hours=4))
+    # Case 1 sees case 0's planned charge, not its own (a new plan replaces it).
+    assert list(world.view(exclude=1)["pm_1"]) == [FAILED_AT, FAILED_AT + timedelta(hours=2)]
+    world.plan(0, "pm_1", FAILED_AT + timedelta(hours=3))  # replaced
+    world.plan(1, None, None)  # canceled
+    assert sorted(world.view()["pm_1"]) == [FAILED_AT, FAILED_AT + timedelta(hours=3)]
+    world.plan(0, None, None)  # it runs: made, no longer planned
+    world.record("pm_1", FAILED_AT + timedelta(hours=3))
+    assert list(world.view()["pm_1"]) == [FAILED_AT, FAILED_AT + timedelta(hours=3)]
+    assert "pm_2" not in world.view()
+
+
+def test_ours_plans_no_charge_on_a_card_another_case_saw_declined_as_stolen() -> None:
+    customer = make_customer(cause=Cause.FUNDS, code="insufficient_funds")
+    card = customer.primary.id
+    state = CaseState(customer, customer.invoices[0])
+    advice = classify_decline(decline_code="insufficient_funds", card_brand="visa")
+    state.history = AttemptHistory((PastAttempt(FAILED_AT, card, "visa", advice),))
+    plan = OURS_POLICY.after_failure(state, FAILED_AT, World())
+    assert plan is not None
+    assert (plan.kind, plan.method_id) == (PlanKind.CHARGE, card)
+    stolen_elsewhere = World()
+    stolen_elsewhere.record(card, FAILED_AT - timedelta(hours=1), never=True)
+    plan = OURS_POLICY.after_failure(state, FAILED_AT, stolen_elsewhere)
+    assert plan is not None
+    assert plan.kind is not PlanKind.CHARGE
+    assert "in another case" in plan.reason

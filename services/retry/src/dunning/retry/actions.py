@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.events.envelope import CloudEvent
 from dunning.common.events.recovery import RecoveryEventType
-from dunning.retry import attempt_store, planning, repository
+from dunning.retry import attempt_store, card_records, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.caps import check_card_caps, check_case_limits
 from dunning.retry.domain.lifecycle import Action, CaseStatus, apply_action
@@ -110,7 +110,11 @@ async def retry_now(
         raise ActionRefused(f"retry refused: {limits.reason}")
     last = past.last
     method = last.method_id if last else None
-    times = (await attempt_store.card_attempt_times(session, tenant_id, now)).get(method or "", [])
+    # The scheduled charge being brought forward is this retry: it must not count against itself.
+    pending = [p.id for p in await attempt_store.lock_pending(session, case_id)]
+    times = (await card_records.card_attempt_times(session, tenant_id, now, excluding=pending)).get(
+        method or "", []
+    )
     caps = check_card_caps(times, last.card_brand if last else None, now, policy.card_caps)
     if not caps.allowed:
         raise ActionRefused(f"retry refused: {caps.reason}")

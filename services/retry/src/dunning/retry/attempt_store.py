@@ -1,5 +1,5 @@
 """All SQL about attempts: the processor's reported failures and our own, planned, claimed and
-finished ones; the inputs the scheduler reads (history, card counts, learned outcomes)."""
+finished ones; the inputs the scheduler reads (history, learned outcomes; the card's in ``card_records``)."""
 
 from __future__ import annotations
 
@@ -231,26 +231,6 @@ async def history(session: AsyncSession, case_id: str) -> AttemptHistory:
             for row in rows
         )
     )
-
-
-async def card_attempt_times(
-    session: AsyncSession, tenant_id: str, now: datetime
-) -> dict[str, list[datetime]]:
-    """Every charge on each of the tenant's cards in the last 30 days: the networks count per card."""
-    rows = (
-        await session.execute(
-            select(attempts.c.method_id, attempts.c.due_at).where(
-                attempts.c.tenant_id == tenant_id,
-                attempts.c.method_id.is_not(None),
-                attempts.c.status.in_(("failed", "succeeded")),
-                attempts.c.due_at > now - timedelta(days=31),
-            )
-        )
-    ).all()
-    times: dict[str, list[datetime]] = {}
-    for method_id, at in rows:
-        times.setdefault(method_id, []).append(at)
-    return times
 
 
 LEARNING_WINDOW = timedelta(days=180)

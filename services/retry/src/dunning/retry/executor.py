@@ -24,7 +24,7 @@ from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.health import Heartbeat
 from dunning.common.outbox import enqueue
 from dunning.common.tenancy.service import ProcessorCredentials, processor_credentials_for
-from dunning.retry import attempt_store, planning, repository
+from dunning.retry import attempt_store, charge_gate, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition, apply_action, apply_fact
 from dunning.retry.domain.methods import StoredMethod
@@ -32,7 +32,7 @@ from dunning.retry.domain.policy import EndAction, RetryMode
 from dunning.retry.gateway import ChargeResult, ProcessorRefused, ProcessorUnavailable, StripeGateway
 from dunning.retry.metrics import ATTEMPTS
 from dunning.retry.repository import CaseRecord
-from dunning.retry.tables import SCHEMA
+from dunning.retry.tables import SCHEMA, attempts
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,8 @@ class Outcome:
     action: Action | None = None
     charge: ChargeResult | None = None
     methods: tuple[StoredMethod, ...] | None = None  # a lookup's finding
+    retry_at: datetime | None = None  # "rescheduled": when to run again (default: after the backoff)
+    replan: bool = False  # not run, and the scheduler is asked again for the case's next attempt
 
 
 class AttemptExecutor:
@@ -125,6 +127,7 @@ class AttemptExecutor:
                 uow.session, self._box, case["tenant_id"], case["provider"]
             )
             policy = await planning.tenant_policy(uow.session, case["tenant_id"])
+            held = await charge_gate.cap_hold(uow.session, attempt, case, policy, self._clock.now())
         if case["status"] != CaseStatus.OPEN.value:
             outcome = Outcome("canceled", f"not run: the case is {case['status']}")
         elif policy.mode is RetryMode.OBSERVE:
@@ -134,6 +137,10 @@ class AttemptExecutor:
             outcome = Outcome(
                 "skipped", "not run: the tenant has no Stripe API key (dunning tenants set-stripe-key)"
             )
+        elif held is not None and held.retry_at is not None:
+            outcome = Outcome("rescheduled", held.note, retry_at=held.retry_at)
+        elif held is not None:
+            outcome = Outcome("canceled", held.note, replan=True)
         else:
             try:
                 outcome = await self._talk(attempt, case, creds, policy.end_action)
@@ -251,7 +258,11 @@ class AttemptExecutor:
                 ]
             if ledger.status is not CaseStatus.OPEN:
                 await attempt_store.cancel_pending(session, record.id, f"the case is {ledger.status}")
-            elif (outcome.status == "failed" and attempt["kind"] == "charge") or outcome.methods is not None:
+            elif (
+                (outcome.status == "failed" and attempt["kind"] == "charge")
+                or outcome.methods is not None
+                or outcome.replan
+            ):
                 outgoing += await planning.plan_next(
                     session,
                     case_id=record.id,
@@ -300,13 +311,23 @@ class AttemptExecutor:
 
     def _attempt_values(self, outcome: Outcome, now: datetime) -> dict[str, Any]:
         if outcome.status == "rescheduled":
-            # The outage is on the timeline; the reason stays the scheduler's.
-            return {
+            # An outage is on the timeline only, the reason staying the scheduler's; a move by
+            # the card caps changes when the attempt runs, so its reason says why.
+            values: dict[str, Any] = {
                 "status": "scheduled",
                 "claimed_by": None,
-                "due_at": now + self._config.unavailable_backoff,
+                "due_at": outcome.retry_at or now + self._config.unavailable_backoff,
             }
-        values: dict[str, Any] = {"status": outcome.status, "finished_at": now}
+            if outcome.retry_at is not None:
+                values["reason"] = attempts.c.reason + f" — {outcome.note}"
+            return values
+        if outcome.replan:
+            return {
+                "status": outcome.status,
+                "finished_at": now,
+                "reason": attempts.c.reason + f" — {outcome.note}",
+            }
+        values = {"status": outcome.status, "finished_at": now}
         charge = outcome.charge
         if charge is not None:
             values |= {

@@ -89,6 +89,8 @@ async def _with_method(
         history=history,
         policy=policy,
         change=change,
+        # The pending attempts stay only if the new charge is not planned; it must not count them.
+        excluding=[p.id for p in pending],
     )
     if isinstance(decision, Stop):
         return f"not retried: {decision.reason}", []

@@ -8,7 +8,7 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
 from dunning.common.events.recovery import AttemptEventData, RecoveryEventType
 from dunning.common.zones import customer_zone, zones_by_country
-from dunning.retry import attempt_store
+from dunning.retry import attempt_store, card_records
 from dunning.retry.domain.history import AttemptHistory
 from dunning.retry.domain.lifecycle import CaseStatus, InvoiceLedger
 from dunning.retry.domain.methods import MethodChange, StoredMethod
@@ -120,11 +120,18 @@ async def decide(
     policy: RetryPolicy,
     methods: Sequence[StoredMethod] | None = None,
     change: MethodChange | None = None,
+    excluding: Collection[str] = (),
 ) -> Slot | Stop:
-    """Ask the scheduler about a case whose ``history`` has at least one failure; nothing is written."""
+    """Ask the scheduler about a case whose ``history`` has at least one failure; nothing is written.
+
+    The card caps count every attempt of the tenant that charged or will charge a card, except
+    ``excluding`` (the case's own pending attempts when a new plan may replace them).
+    """
     last = history.last
     if last is None:
         raise ValueError("the scheduler plans from a case's failures; this case has none")
+    cards = {a.method_id for a in history.attempts if a.method_id is not None}
+    cards |= {m.id for m in methods or ()} | ({change.method.id} if change is not None else set())
     return next_attempt_slot(
         now=now,
         opened_at=opened_at,
@@ -135,7 +142,10 @@ async def decide(
         customer_tz=customer_zone(
             details.get("customer_country"), details.get("customer_region"), zones_by_country()
         ),
-        card_attempt_times=await attempt_store.card_attempt_times(session, tenant_id, now),
+        card_attempt_times=await card_records.card_attempt_times(
+            session, tenant_id, now, excluding=excluding
+        ),
+        never_declined=await card_records.never_declined(session, tenant_id, cards),
         stats=await attempt_store.learned_stats(session, tenant_id, now),
         methods=tuple(methods or ()),
         method_id=last.method_id,

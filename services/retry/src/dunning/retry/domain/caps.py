@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,28 +28,74 @@ def check_card_caps(
     at: datetime,
     caps: CardNetworkCaps,
 ) -> CapCheck:
-    """May the card be charged at ``at``, given its earlier attempts (all cases, all invoices)?
+    """May the card be charged at ``at``, given its other attempts (all cases, all invoices)?
 
     An attempt at ``t`` counts against a cap while ``at - per < t``: it leaves the rolling
-    window exactly ``per`` after it happened. Attempt times are expected at or before ``at``.
+    window exactly ``per`` after it happened. The attempt times may include attempts planned
+    after ``at`` (other cases' scheduled charges): a charge at ``at`` is allowed only if every
+    rolling window that would hold it — the one ending at ``at`` and the ones ending at each
+    later attempt less than ``per`` after it — stays within the cap. When refused,
+    ``next_allowed_at`` is the earliest later instant that is itself allowed.
     """
     at = as_utc(at, "at")
     times = sorted(as_utc(t, "attempt time") for t in attempt_times_for_card)
     network = card_network(brand).value
-    refusals: list[tuple[datetime, NetworkCap, int]] = []
-    for cap in caps.for_brand(brand):
-        in_window = [t for t in times if t > at - cap.per]
-        if len(in_window) >= cap.limit:
-            # The (len - limit)-th oldest is the one whose departure brings the count under the cap.
-            refusals.append((in_window[len(in_window) - cap.limit] + cap.per, cap, len(in_window)))
+    limits = caps.for_brand(brand)
+    refusals = _broken_windows(times, at, limits)
     if not refusals:
         return CapCheck(True, None, f"within the {network} card caps")
-    next_allowed_at = max(when for when, _, _ in refusals)
-    broken = "; ".join(f"{count} attempts in the last {cap.window} (cap {cap})" for _, cap, count in refusals)
+    next_allowed_at = _first_allowed_after(times, at, limits)
+    broken = "; ".join(_describe(window, at) for window in refusals)
+    if next_allowed_at is None:  # cannot happen with caps of at least 1; kept for the type
+        return CapCheck(False, None, f"{network} card cap reached: {broken}")
     return CapCheck(
         False,
         next_allowed_at,
         f"{network} card cap reached: {broken}; next allowed at {next_allowed_at:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    cap: NetworkCap
+    ends_at: datetime
+    count: int  # attempts already in it, the candidate not counted
+
+
+def _broken_windows(times: Sequence[datetime], at: datetime, limits: Sequence[NetworkCap]) -> list[_Window]:
+    """The windows (one per cap, the fullest) that a charge at ``at`` would take over their cap."""
+    broken: list[_Window] = []
+    for cap in limits:
+        # Windows holding ``at`` end at ``at`` or at a later attempt less than ``per`` after it.
+        ends = [at, *times[bisect_left(times, at) : bisect_left(times, at + cap.per)]]
+        fullest = max(
+            (
+                _Window(cap, end, bisect_right(times, end) - bisect_right(times, end - cap.per))
+                for end in ends
+            ),
+            key=lambda window: window.count,
+        )
+        if fullest.count >= cap.limit:
+            broken.append(fullest)
+    return broken
+
+
+def _first_allowed_after(
+    times: Sequence[datetime], at: datetime, limits: Sequence[NetworkCap]
+) -> datetime | None:
+    # Moving later only helps when an attempt leaves a window, i.e. at some ``t + per``; every
+    # attempt has left every window by the last of those, so the search is bounded.
+    candidates = sorted({t + cap.per for t in times for cap in limits if t + cap.per > at})
+    return next((c for c in candidates if not _broken_windows(times, c, limits)), None)
+
+
+def _describe(window: _Window, at: datetime) -> str:
+    cap = window.cap
+    if window.ends_at == at:
+        return f"{window.count} attempts in the last {cap.window} (cap {cap})"
+    return (
+        f"{window.count} attempts, counting planned ones, in the {cap.window} up to "
+        f"{window.ends_at:%Y-%m-%d %H:%M} UTC (cap {cap})"
     )
 
 

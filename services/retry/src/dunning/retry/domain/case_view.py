@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from dunning.retry.domain.caps import check_card_caps
@@ -26,6 +27,8 @@ class CaseView:
     stats: OutcomeStats | None
     card_times: Mapping[str, Sequence[datetime]]
     methods: tuple[StoredMethod, ...]
+    # The latest `never` decline on each card in any of the tenant's cases.
+    never_declined: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def attempt_number(self) -> int:
@@ -43,11 +46,13 @@ class CaseView:
         return brands[-1] if brands else None
 
     def times_of(self, method_id: str | None) -> list[datetime]:
-        # The repository's count of every attempt on the card, topped up with this case's own.
+        # The repository's count of every attempt on the card, topped up with this case's own
+        # (normally among them already). A multiset union: several invoices charged at the same
+        # instant are several attempts.
         known = self.card_times.get(method_id, ()) if method_id is not None else ()
-        merged = {as_utc(t, "card attempt") for t in known}
-        merged.update(a.at for a in self.history.on_method(method_id))
-        return sorted(merged)
+        merged = Counter(as_utc(t, "card attempt") for t in known)
+        merged |= Counter(a.at for a in self.history.on_method(method_id))
+        return sorted(merged.elements())
 
     def first_within_caps(
         self, start: datetime, method_id: str | None, *, local_hours: bool

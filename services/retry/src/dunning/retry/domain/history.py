@@ -58,3 +58,20 @@ class AttemptHistory:
                 break
             streak += 1
         return streak
+
+
+def ruled_out_elsewhere(
+    never_declined: Mapping[str, datetime], updated_at: Mapping[str, datetime | None]
+) -> frozenset[str]:
+    """Cards a `never` decline (lost, stolen, fraudulent...) in any case of the tenant ruled out.
+
+    ``never_declined`` maps a method id to its latest such decline, whichever invoice it was
+    for: a stolen card is stolen for every invoice. As within a case, a method changed after
+    that decline (customer edit, network account updater) is judged afresh.
+    """
+    blocked = set()
+    for method_id, declined_at in never_declined.items():
+        changed = updated_at.get(method_id)
+        if changed is None or as_utc(changed, "updated_at") <= as_utc(declined_at, "never decline"):
+            blocked.add(method_id)
+    return frozenset(blocked)

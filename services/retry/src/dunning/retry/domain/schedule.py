@@ -10,7 +10,7 @@ from dunning.retry.domain.caps import check_card_caps, check_case_limits, window
 from dunning.retry.domain.case_view import CaseView
 from dunning.retry.domain.decline_codes import RetryTiming
 from dunning.retry.domain.declines import DeclineAdvice
-from dunning.retry.domain.history import AttemptHistory
+from dunning.retry.domain.history import AttemptHistory, ruled_out_elsewhere
 from dunning.retry.domain.learning import OutcomeStats, SlotFeatures
 from dunning.retry.domain.local_time import as_utc, describe, human_duration, resolve_zone
 from dunning.retry.domain.methods import MethodChange, MethodChangeKind, StoredMethod, order_alternates
@@ -59,11 +59,14 @@ def next_attempt_slot(
     methods: Sequence[StoredMethod] = (),
     method_id: str | None = None,
     change: MethodChange | None = None,
+    never_declined: Mapping[str, datetime] | None = None,
 ) -> Slot | Stop:
     """Plan the case's next attempt after the decline described by ``advice``.
 
     ``method_id`` is the method that just failed (default: the last attempt's). ``card_attempt_times``
-    maps a method id to every attempt on that card in any case, for the network caps.
+    maps a method id to every attempt on that card in any case, made or planned, for the
+    network caps. ``never_declined`` maps a method id to its latest `never` decline in any
+    case of the tenant: such a card is charged by no case (unless it changed since).
     ``methods`` are the customer's stored methods, for cascading when the tenant allows it.
     ``change`` is a payment method change the case is being re-planned for: a method attached or
     updated is charged after the cascade delay (a ``Stop`` without an end action says why not,
@@ -85,13 +88,16 @@ def next_attempt_slot(
         stats,
         card_attempt_times or {},
         tuple(methods) + ((offered.method,) if offered else ()),
+        never_declined or {},
     )
     if offered is not None:
         return _charge_changed(case, offered)
     removed = change.method.id if change is not None else None
     current = method_id if method_id is not None else (history.last.method_id if history.last else None)
     updated_at = {m.id: m.updated_at for m in methods}
-    blocked = set(history.unretryable_method_ids(updated_at)) | ({removed} if removed else set())
+    own = history.unretryable_method_ids(updated_at)
+    elsewhere = ruled_out_elsewhere(case.never_declined, updated_at)
+    blocked = set(own | elsewhere) | ({removed} if removed else set())
     label = current or "the invoice's payment method"
     if change is not None and current == removed:
         why_not = f"{change.describe()}, so it cannot be charged"
@@ -99,7 +105,8 @@ def next_attempt_slot(
         why_not = f"{advice.reason}: {label} must not be charged again"
         failed_at = history.last.at if history.last else now
         changed = updated_at.get(current) if current is not None else None
-        if current is not None and changed is not None and as_utc(changed, "updated_at") > failed_at:
+        fresh = changed is not None and as_utc(changed, "updated_at") > failed_at
+        if current is not None and current not in elsewhere and fresh:
             # The card was replaced or edited since (customer, network account updater): the
             # decline was about the old details.
             retried = _retry_changed_method(case, current, advice)
@@ -108,8 +115,14 @@ def next_attempt_slot(
             why_not = retried
         if current is not None:
             blocked.add(current)
-    elif current in blocked:
+    elif current in own:
         why_not = f"an earlier decline on {label} ruled out charging it again"
+    elif current is not None and current in elsewhere:
+        declined_at = as_utc(case.never_declined[current], "never decline")
+        why_not = (
+            f"{label} was declined for good (lost, stolen, fraud or revoked) in another case "
+            f"at {declined_at:%Y-%m-%d %H:%M} UTC, so no case charges it again"
+        )
     elif _code_retries_used(history, current, advice):
         why_not = (
             f"{advice.reason}: {label} already had the {advice.max_retries} retries allowed for this code"
@@ -150,6 +163,9 @@ def _charge_changed(case: CaseView, change: MethodChange) -> Slot | Stop:
     if since:
         # A late or repeated report of a change the method was already charged after.
         return Stop(f"it was declined after that change ({since[-1].advice.reason})", None, None)
+    declined = case.never_declined.get(method.id)
+    if declined is not None and as_utc(declined, "never decline") >= as_utc(change.at, "change"):
+        return Stop("another case's charge on it was declined for good after that change", None, None)
     if method.is_expired(case.now):
         return Stop(f"it expired at the end of {method.exp_month}/{method.exp_year}", None, None)
     start = case.now + case.policy.cascade_delay

@@ -24,6 +24,7 @@ from dunning.common.db import Database
 from dunning.common.events.notification import NotificationEventType, OptedOutData
 from dunning.common.health import Heartbeat
 from dunning.common.tenancy.service import processor_credentials_for
+from dunning.common.timers import run_rounds
 from dunning.notify import delivery_store, escalation_events, repository
 from dunning.notify.channels.email import Mailer
 from dunning.notify.channels.errors import DeliveryError
@@ -91,18 +92,15 @@ class DeliveryDispatcher:
         self.heartbeat = Heartbeat("notify-dispatcher", stale_after=max(60.0, config.poll_interval * 10))
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.heartbeat.beat()
-            try:
-                handled = await self.send_due()
-            except Exception as exc:  # the database is away: deliveries wait in their rows
-                log.warning("delivery round failed", error=repr(exc))
-                handled = 0
-            if handled < self._config.batch:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval)
-                except TimeoutError:
-                    pass
+        cfg = self._config
+        await run_rounds(
+            stop,
+            self.send_due,
+            heartbeat=self.heartbeat,
+            batch=cfg.batch,
+            poll_interval=cfg.poll_interval,
+            what="delivery",
+        )
 
     async def send_due(self) -> int:
         """Claim and handle one batch of due deliveries; how many were claimed."""

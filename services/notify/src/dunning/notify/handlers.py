@@ -3,7 +3,7 @@ consumer's transaction. Case transitions start, pause, resume or stop a case's e
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
@@ -203,19 +203,14 @@ class NotifyEventHandler:
             next_note=first.why,
             last_case_event_at=case.occurred_at,
         )
-        await escalation_events.level_changed(
+        await _announce(
             session,
-            tenant_id=case.tenant_id,
-            case_id=case.case_id,
-            invoice_id=case.invoice_id,
-            customer_id=case.customer_id,
+            case,
             level=None,
-            level_name=None,
             previous=None,
             status=status,
             note=f"escalation started: {why}; first level {first.level.name!r} due {first.why}",
             next_due_at=first.due_at,
-            at=case.occurred_at,
             cause=cause_id,
         )
 
@@ -231,21 +226,15 @@ class NotifyEventHandler:
             next_level=None,
             last_case_event_at=case.occurred_at,
         )
-        await escalation_events.level_changed(
+        await _announce(
             session,
-            tenant_id=case.tenant_id,
-            case_id=case.case_id,
-            invoice_id=case.invoice_id,
-            customer_id=case.customer_id,
+            case,
             level=None,
-            level_name=None,
             previous=row["reached_level"],
             status="stopped",
             note=f"escalation stopped: {why}"
             + (f"; {canceled} planned message(s) canceled" if canceled else ""),
             next_due_at=None,
-            at=case.occurred_at,
-            cause=case.cause_event_id or case.case_id,
         )
 
     async def _pause(self, session: AsyncSession, row: Any, case: CaseEventData) -> None:
@@ -261,20 +250,14 @@ class NotifyEventHandler:
             paused_at=case.occurred_at,
             last_case_event_at=case.occurred_at,
         )
-        await escalation_events.level_changed(
+        await _announce(
             session,
-            tenant_id=case.tenant_id,
-            case_id=case.case_id,
-            invoice_id=case.invoice_id,
-            customer_id=case.customer_id,
+            case,
             level=row["reached_level"],
-            level_name=None,
             previous=row["reached_level"],
             status="paused",
             note=f"escalation paused ({reasons})",
             next_due_at=None,
-            at=case.occurred_at,
-            cause=case.cause_event_id or case.case_id,
         )
 
     async def _resume(self, session: AsyncSession, row: Any, case: CaseEventData) -> None:
@@ -296,21 +279,44 @@ class NotifyEventHandler:
             next_due_at=next_due,
             last_case_event_at=case.occurred_at,
         )
-        await escalation_events.level_changed(
+        await _announce(
             session,
-            tenant_id=case.tenant_id,
-            case_id=case.case_id,
-            invoice_id=case.invoice_id,
-            customer_id=case.customer_id,
+            case,
             level=row["reached_level"],
-            level_name=None,
             previous=row["reached_level"],
             status="active",
             note=f"escalation resumed after {paused_for}; the schedule moved by as much",
             next_due_at=next_due,
-            at=case.occurred_at,
-            cause=case.cause_event_id or case.case_id,
         )
+
+
+async def _announce(
+    session: AsyncSession,
+    case: CaseEventData,
+    *,
+    level: int | None,
+    previous: int | None,
+    status: str,
+    note: str,
+    next_due_at: datetime | None,
+    cause: str | None = None,
+) -> None:
+    """escalation.level_changed for a change a case event caused (start, pause, resume, stop)."""
+    await escalation_events.level_changed(
+        session,
+        tenant_id=case.tenant_id,
+        case_id=case.case_id,
+        invoice_id=case.invoice_id,
+        customer_id=case.customer_id,
+        level=level,
+        level_name=None,
+        previous=previous,
+        status=status,
+        note=note,
+        next_due_at=next_due_at,
+        at=case.occurred_at,
+        cause=cause or case.cause_event_id or case.case_id,
+    )
 
 
 def _summary(data: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dunning.common.clock import Clock
 from dunning.common.db import Database
 from dunning.common.events.notification import HandedOffData
 from dunning.common.health import Heartbeat
+from dunning.common.timers import run_rounds
 from dunning.notify import delivery_store, escalation_events, repository
 from dunning.notify.charges import message_charges
 from dunning.notify.contacts import resolve
@@ -43,18 +44,15 @@ class EscalationWalker:
         self.heartbeat = Heartbeat("notify-walker", stale_after=max(60.0, self._config.poll_interval * 10))
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.heartbeat.beat()
-            try:
-                walked = await self.walk_due()
-            except Exception as exc:  # the database is away: escalations wait in their rows
-                log.warning("escalation walk failed", error=repr(exc))
-                walked = 0
-            if walked < self._config.batch:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval)
-                except TimeoutError:
-                    pass
+        cfg = self._config
+        await run_rounds(
+            stop,
+            self.walk_due,
+            heartbeat=self.heartbeat,
+            batch=cfg.batch,
+            poll_interval=cfg.poll_interval,
+            what="escalation walk",
+        )
 
     async def walk_due(self) -> int:
         """Advance every due escalation by one level; how many advanced."""

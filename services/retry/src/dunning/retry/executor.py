@@ -24,6 +24,7 @@ from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
 from dunning.common.health import Heartbeat
 from dunning.common.outbox import enqueue
 from dunning.common.tenancy.service import ProcessorCredentials, processor_credentials_for
+from dunning.common.timers import run_rounds
 from dunning.retry import attempt_store, charge_gate, planning, repository
 from dunning.retry.case_events import case_event
 from dunning.retry.domain.lifecycle import Action, CaseStatus, Fact, Transition, apply_action, apply_fact
@@ -81,18 +82,15 @@ class AttemptExecutor:
         self.heartbeat = Heartbeat("retry-executor", stale_after=max(60.0, self._config.poll_interval * 10))
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self.heartbeat.beat()
-            try:
-                ran = await self.run_due()
-            except Exception as exc:  # the database is away: the attempts wait in their rows
-                log.warning("attempt execution failed", error=repr(exc))
-                ran = 0
-            if ran < self._config.batch:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self._config.poll_interval)
-                except TimeoutError:
-                    pass
+        cfg = self._config
+        await run_rounds(
+            stop,
+            self.run_due,
+            heartbeat=self.heartbeat,
+            batch=cfg.batch,
+            poll_interval=cfg.poll_interval,
+            what="attempt execution",
+        )
 
     async def run_due(self) -> int:
         """Claim and run one batch of due attempts; how many were claimed."""

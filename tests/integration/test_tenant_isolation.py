@@ -71,6 +71,9 @@ ROUTES: dict[str, Route] = {
     "POST /v1/cases/{case_id}/write-off": Route(OBJECT, 404),
     "POST /v1/cases/{case_id}/retry": Route(OBJECT, 404),
     "GET /v1/retry-policy": Route(OWN, 200),
+    "GET /v1/cases.csv": Route(OWN, 200),  # a header row only: no marker of A's may appear
+    "GET /v1/analytics/recovery": Route(OWN, 200),
+    "GET /v1/analytics/recovery.csv": Route(OWN, 200),
     "PUT /v1/retry-policy": Route(OWN, 200, "B's current retry policy"),
     # notify
     "GET /v1/escalation-policy": Route(OWN, 200),
@@ -318,7 +321,8 @@ async def test_tenant_b_key_never_sees_or_changes_tenant_a_data(
         )
         called += 1
         assert response.status_code == route.status, f"{name}: {response.status_code} {response.text}"
-        text = without_echo(response.json()) if response.content else ""
+        csv = response.headers.get("content-type", "").startswith("text/csv")
+        text = response.text if csv else without_echo(response.json()) if response.content else ""
         leaked = [m for m in a.markers if m in text]
         assert leaked == [], f"{name} showed tenant A's data to tenant B: {leaked}"
         if route.empty_list:

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 # ISO 4217 currencies whose minor unit is not 1/100. Stripe's amounts follow the same table
 # (https://stripe.com/docs/currencies#zero-decimal), so a processor amount maps 1:1.
-_ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
-_THREE_DECIMAL = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
+ZERO_DECIMAL_CURRENCIES = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
+THREE_DECIMAL_CURRENCIES = frozenset("BHD IQD JOD KWD LYD OMR TND".split())
 
 
 def minor_unit_exponent(currency: str) -> int:
     code = currency.upper()
-    if code in _ZERO_DECIMAL:
+    if code in ZERO_DECIMAL_CURRENCIES:
         return 0
-    if code in _THREE_DECIMAL:
+    if code in THREE_DECIMAL_CURRENCIES:
         return 3
     return 2
 

@@ -13,6 +13,7 @@ from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.topics import NOTIFICATION_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC
 from dunning.common.migrations import MigrationSet
+from dunning.retry.analytics_api import analytics_router, export_router
 from dunning.retry.api import policy_router, router
 from dunning.retry.executor import AttemptExecutor, ExecutorConfig
 from dunning.retry.gateway import StripeGateway
@@ -22,7 +23,8 @@ from dunning.retry.tables import SCHEMA
 
 
 def routers() -> list[APIRouter]:
-    return [router, policy_router]
+    # The export router first: /v1/cases.csv is matched before any /v1/cases/... route.
+    return [export_router, router, policy_router, analytics_router]
 
 
 MIGRATIONS = MigrationSet(schema=SCHEMA, script_location="dunning.retry:migrations")

@@ -61,6 +61,8 @@ cases = Table(
     UniqueConstraint("tenant_id", "invoice_id", name="uq_cases_tenant_invoice"),
     Index("ix_cases_tenant_status_opened", "tenant_id", "status", "opened_at"),
     Index("ix_cases_tenant_customer", "tenant_id", "customer_id"),
+    # Analytics cohorts and the CSV export select a tenant's cases by opening time, any status.
+    Index("ix_cases_tenant_opened", "tenant_id", "opened_at"),
 )
 
 timeline = Table(
@@ -77,6 +79,8 @@ timeline = Table(
     Column("cause_event_id", Text),
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Index("ix_case_timeline_case_at", "case_id", "at"),
+    # Analytics: a case's sent messages before its recovery, and the last of them.
+    Index("ix_case_timeline_sent", "case_id", "at", postgresql_where=text("type = 'notification.sent'")),
 )
 
 attempts = Table(

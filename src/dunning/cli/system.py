@@ -31,6 +31,7 @@ from dunning.common.migrations import MigrationSet, upgrade
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.common.tenancy import MIGRATIONS as TENANCY_MIGRATIONS
 from dunning.common.tenancy import api as tenancy_api
+from dunning.dashboard import mount as mount_dashboard
 from dunning.ingest import app as ingest
 from dunning.notify import app as notify
 from dunning.retry import app as retry
@@ -118,6 +119,7 @@ def build_system_app(settings: SystemSettings, db: Database, box: SecretBox, hea
     tenancy_api.install(app, settings, box)
     ingest.install(app, settings, db, box, SystemClock())
     notify.install(app, settings, box)
+    mount_dashboard(app)
     return app
 
 

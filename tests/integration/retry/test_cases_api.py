@@ -137,3 +137,17 @@ async def test_scopes_nest_and_a_missing_one_is_403(tenant: CreatedTenant, clean
         assert (await http.get("/read-thing", headers=bearer(write_only))).json() == {
             "tenant": tenant.tenant_id
         }
+
+
+async def test_cases_can_be_found_by_invoice_id(
+    client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database
+) -> None:
+    await deliver(
+        clean_db, payment_event("payment.failed", invoice_id="in_find_me", tenant_id=tenant.tenant_id)
+    )
+    await deliver(
+        clean_db, payment_event("payment.failed", invoice_id="in_other", tenant_id=tenant.tenant_id)
+    )
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    found = (await client.get("/v1/cases", params={"invoice_id": "in_find_me"}, headers=headers)).json()
+    assert [c["invoice_id"] for c in found["data"]] == ["in_find_me"]

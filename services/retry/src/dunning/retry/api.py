@@ -41,6 +41,7 @@ async def list_cases(
     db: DatabaseDep,
     status: Annotated[str | None, Query(description=f"One of {', '.join(_LISTED)}")] = None,
     customer_id: Annotated[str | None, Query(max_length=255)] = None,
+    invoice_id: Annotated[str | None, Query(max_length=255)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> CasePage:
@@ -53,6 +54,7 @@ async def list_cases(
             tenant_id=principal.tenant_id,
             status=status,
             customer_id=customer_id,
+            invoice_id=invoice_id,
             after=after,
             limit=limit + 1,
         )

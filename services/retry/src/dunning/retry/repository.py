@@ -165,6 +165,7 @@ async def list_cases(
     customer_id: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    invoice_id: str | None = None,
 ) -> list[Any]:
     """A tenant's cases, newest first, keyset-paginated on (opened_at, id)."""
     query = select(cases).where(cases.c.tenant_id == tenant_id, cases.c.opened_at.is_not(None))
@@ -172,6 +173,8 @@ async def list_cases(
         query = query.where(cases.c.status == status)
     if customer_id is not None:
         query = query.where(cases.c.customer_id == customer_id)
+    if invoice_id is not None:
+        query = query.where(cases.c.invoice_id == invoice_id)
     if after is not None:
         at, case_id = after
         query = query.where(tuple_(cases.c.opened_at, cases.c.id) < tuple_(literal(at), literal(case_id)))

@@ -141,7 +141,9 @@ async def test_a_charge_the_cap_pushes_past_the_window_is_planned_afresh(
                 kind="charge",
                 source="dunning",
                 status="scheduled",
-                due_at=first.due_at,
+                # A second earlier, so the executor reaches it first: the order of two attempts due
+                # at the very same instant is the database's to choose, and the test must not be.
+                due_at=first.due_at - timedelta(seconds=1),
                 method_id=card_id,
                 card_brand="mastercard",
                 reason="raced",

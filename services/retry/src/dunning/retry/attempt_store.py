@@ -136,7 +136,8 @@ async def claim_due(
         ),
         {"now": now, "me": worker, "n": batch},
     )
-    return [row._mapping for row in result]
+    # UPDATE ... RETURNING does not keep the subquery's order: run them in due order, every time.
+    return sorted((row._mapping for row in result), key=lambda r: (r["due_at"], r["id"]))
 
 
 async def still_claimed(session: AsyncSession, attempt_id: str, worker: str) -> bool:

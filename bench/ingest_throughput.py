@@ -4,7 +4,9 @@ Both servers run in this one invocation, on this machine, under the same uvicorn
 the same client with the same signed bodies, so the ratio is what ingest's work costs:
 signature check, dedupe, raw-event insert and outbox row, committed before the answer.
 
-    make bench    # or: PYTHONPATH=. .venv/bin/python bench/ingest_throughput.py --requests 4000
+    PYTHONPATH=. .venv/bin/python bench/ingest_throughput.py --requests 4000
+
+``make bench`` runs it as the first part of ``bench/load.py``. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,6 +34,14 @@ from dunning.common.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+
+
+Progress = Callable[[str], None]
+
+
+def to_stderr(line: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {line}\n")
+    sys.stderr.flush()
 
 
 @dataclass
@@ -81,7 +93,12 @@ async def _post(
 
 
 async def drive(
-    name: str, base_url: str, payloads: list[tuple[bytes, dict[str, str]]], path: str, concurrency: int
+    name: str,
+    base_url: str,
+    payloads: list[tuple[bytes, dict[str, str]]],
+    path: str,
+    concurrency: int,
+    progress: Progress = to_stderr,
 ) -> Result:
     url = httpx.URL(base_url)
     host, port = url.host, url.port or 80
@@ -101,7 +118,7 @@ async def drive(
                 if status != 200:
                     errors += 1
                 if len(latencies) % max(1, total // 5) == 0:
-                    print(f"  {name}: {len(latencies)}/{total}", flush=True)
+                    progress(f"  {name}: {len(latencies)}/{total}")
         finally:
             writer.close()
 
@@ -174,15 +191,36 @@ def make_payloads(n: int, secret: str) -> list[tuple[bytes, dict[str, str]]]:
     return payloads
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=100.0, help="fixed-rate phase, requests/s")
-    parser.add_argument("--duration", type=float, default=15.0, help="fixed-rate phase, seconds")
-    args = parser.parse_args()
+@dataclass
+class IngestConfig:
+    requests: int = 4000
+    concurrency: int = 16
+    warmup: int = 300
+    rate: float = 100.0  # fixed-rate phase, requests/s
+    duration: float = 15.0  # fixed-rate phase, seconds
 
+
+@dataclass
+class IngestRun:
+    config: IngestConfig
+    results: list[Result] = field(default_factory=list)  # bare, ingest closed loop; then fixed rate
+
+    @property
+    def ratio(self) -> float:
+        """Ingest's closed-loop throughput as a share of the bare endpoint's."""
+        bare, ingest = self.results[:2]
+        return ingest.per_second / bare.per_second
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "config": asdict(self.config),
+            "results": [asdict(r) for r in self.results],
+            "ratio": self.ratio,
+        }
+
+
+def run_ingest(config: IngestConfig, progress: Progress = to_stderr) -> IngestRun:
+    """``dunning run`` and the bare endpoint side by side, closed loop then fixed rate."""
     work = Path(tempfile.mkdtemp(prefix="dunning-bench-"))
     env = {
         **os.environ,
@@ -193,25 +231,13 @@ def main() -> None:
     for name in ("DUNNING_DATABASE_URL", "DUNNING_KAFKA_BOOTSTRAP", "DUNNING_SECRET_KEY"):
         env.pop(name, None)
     bare_port = free_port()
-    print(f"starting dunning run and the bare endpoint (work dir {work})", flush=True)
+    progress(f"ingest: starting dunning run and the bare endpoint (work dir {work})")
     log = (work / "servers.log").open("ab")
     dunning = subprocess.Popen([sys.executable, "-m", "dunning.cli", "run"], env=env, stdout=log, stderr=log)
-    bare = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=log,
-    )
+    uvicorn = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port)]
+    quiet = ["--log-level", "warning", "--no-access-log"]
+    bare = subprocess.Popen([*uvicorn, *quiet], cwd=ROOT, stdout=log, stderr=log)
+    run = IngestRun(config)
     try:
         dunning_url = f"http://127.0.0.1:{env['DUNNING_HTTP_PORT']}"
         wait_http(dunning_url + "/readyz")
@@ -226,53 +252,69 @@ def main() -> None:
         tenant = json.loads(created.stdout)
         path = f"/v1/webhooks/stripe/{tenant['tenant_id']}"
         secret = tenant["stripe_webhook_secret"]
-        print(f"signing {2 * (args.requests + args.warmup)} webhook bodies", flush=True)
-        results = []
-        for name, url in (("bare FastAPI", f"http://127.0.0.1:{bare_port}"), ("dunning ingest", dunning_url)):
-            asyncio.run(
-                drive(f"{name} warm-up", url, make_payloads(args.warmup, secret), path, args.concurrency)
-            )
-            results.append(
-                asyncio.run(drive(name, url, make_payloads(args.requests, secret), path, args.concurrency))
-            )
-        print(f"fixed rate: {args.rate:g}/s for {args.duration:g}s each", flush=True)
-        for name, url in (("bare FastAPI", f"http://127.0.0.1:{bare_port}"), ("dunning ingest", dunning_url)):
-            payloads = make_payloads(int(args.rate * args.duration), secret)
-            results.append(asyncio.run(fixed_rate(name, url, payloads, path, args.rate)))
+        targets = (("bare FastAPI", f"http://127.0.0.1:{bare_port}"), ("dunning ingest", dunning_url))
+        progress(f"ingest: signing {2 * (config.requests + config.warmup)} webhook bodies")
+        for name, url in targets:
+            warmup = make_payloads(config.warmup, secret)
+            asyncio.run(drive(f"{name} warm-up", url, warmup, path, config.concurrency, progress))
+            payloads = make_payloads(config.requests, secret)
+            run.results.append(asyncio.run(drive(name, url, payloads, path, config.concurrency, progress)))
+        progress(f"ingest: fixed rate {config.rate:g}/s for {config.duration:g}s each")
+        for name, url in targets:
+            payloads = make_payloads(int(config.rate * config.duration), secret)
+            run.results.append(asyncio.run(fixed_rate(name, url, payloads, path, config.rate)))
     finally:
         for process in (dunning, bare):
             process.send_signal(signal.SIGTERM)
         for process in (dunning, bare):
             process.wait(60)
         log.close()
+    # Kept when the run failed (the servers' log is in it); a finished run's is only data.
+    shutil.rmtree(work, ignore_errors=True)
+    return run
 
-    bare_result, ingest_result = results[:2]
+
+def ingest_table(run: IngestRun) -> str:
+    lines = [
+        f"{'target':<26} {'requests':>8} {'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    ]
+    for r in run.results:
+        lines.append(
+            f"{r.target:<26} {r.requests:>8} {r.concurrency or '-':>5} {r.per_second:>9} "
+            f"{r.p50_ms:>8} {r.p99_ms:>8} {r.errors:>6}"
+        )
+    bare, ingest = run.results[:2]
+    lines.append(
+        f"ingest throughput is {run.ratio:.0%} of the bare endpoint's; "
+        f"p99 {ingest.p99_ms} ms vs {bare.p99_ms} ms at saturation"
+    )
+    if len(run.results) == 4:
+        bare_fixed, ingest_fixed = run.results[2:]
+        lines.append(
+            f"at {run.config.rate:g}/s: ingest p99 {ingest_fixed.p99_ms} ms vs bare {bare_fixed.p99_ms} ms"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=100.0, help="fixed-rate phase, requests/s")
+    parser.add_argument("--duration", type=float, default=15.0, help="fixed-rate phase, seconds")
+    args = parser.parse_args()
+    run = run_ingest(IngestConfig(args.requests, args.concurrency, args.warmup, args.rate, args.duration))
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {platform.system()}"
     )
     print()
     print(f"machine: {machine}")
-    print(
-        f"{'target':<26} {'requests':>8} {'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-    )
-    for r in results:
-        print(
-            f"{r.target:<26} {r.requests:>8} {r.concurrency or '-':>5} {r.per_second:>9} "
-            f"{r.p50_ms:>8} {r.p99_ms:>8} {r.errors:>6}"
-        )
-    ratio = ingest_result.per_second / bare_result.per_second
-    print(
-        f"ingest throughput is {ratio:.0%} of the bare endpoint's; "
-        f"p99 {ingest_result.p99_ms} ms vs {bare_result.p99_ms} ms at saturation"
-    )
-    if len(results) == 4:
-        print(f"at {args.rate:g}/s: ingest p99 {results[3].p99_ms} ms vs bare {results[2].p99_ms} ms")
+    print(ingest_table(run))
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"ingest-{time.strftime('%Y%m%dT%H%M%S')}.json"
-    out.write_text(
-        json.dumps({"machine": machine, "results": [asdict(r) for r in results], "ratio": ratio}, indent=2)
-    )
+    out.write_text(json.dumps({"machine": machine, **run.as_json()}, indent=2))
     print(f"written to {out.relative_to(ROOT)}")
 
 

@@ -244,3 +244,31 @@ async def test_old_inbox_rows_are_pruned_and_recent_ones_kept(effects_db: Databa
             await conn.execute(text(f"SELECT consumer, event_id FROM {SCHEMA}.inbox ORDER BY 1, 2"))
         ).all()
     assert [tuple(r) for r in left] == [("c", "new"), ("other", "old")]  # another consumer's rows are its own
+
+
+async def test_a_partition_revoked_under_the_loop_is_left_to_its_new_owner_not_a_crash(
+    effects_db: Database, topic: str, producer: AIOKafkaProducer, infra: Infra
+) -> None:
+    """Found by the chaos run: after a broker restart a retry and a notify process died with
+    ``IllegalStateError: Partition ... is not assigned`` from the lag report and the offset
+    commit that follow a batch, because the group had taken the batch's partition away while it
+    was handled. Committing for a partition no longer ours is skipped (its new owner reads the
+    records again and the inbox drops them); the process goes on with its other partitions."""
+    config = ConsumerConfig(name=f"g-{topic}", topics=[topic], inbox_schema=SCHEMA)
+    owner = EventConsumer(effects_db, infra.bootstrap, config, record_effect, producer)
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=infra.bootstrap, group_id=config.name, enable_auto_commit=False
+    )
+    await kafka.start()
+    try:
+        kept, taken = TopicPartition(topic, 0), TopicPartition(topic, 1)
+        kafka.assign([kept])  # the state after the rebalance: partition 1 went elsewhere
+        owner._consumer = kafka
+        owner._processed = {kept: 0, taken: 3}
+        owner._report_lag(kafka, taken)  # raised AssertionError: Partition is not assigned
+        await owner.commit_processed([kept, taken])  # raised IllegalStateError
+        assert await kafka.committed(kept) == 0  # what is still ours is committed
+        assert await kafka.committed(taken) is None
+        assert owner._processed == {}
+    finally:
+        await kafka.stop()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -244,3 +246,76 @@ async def test_broker_restart_loses_records_and_the_relay_publishes_them_again(
     finally:
         broker.stop()
     assert provider_ids(records) == Counter(ids)
+
+
+async def test_relay_notices_a_restarted_broker_from_its_first_publish_offsets(
+    client: httpx.AsyncClient, tenant: CreatedTenant, clean_db: Database, infra: Infra
+) -> None:
+    """Found while building the chaos run: the loss check runs at start and every 30 s, and compares the
+    broker's log with the highest offset published; a restarted broker whose new log had grown
+    past that by then looked whole, and what was published before and not yet consumed was gone.
+    The first offset the new broker hands out, at or below one it gave before, tells at once."""
+    ids = await post_failures(client, tenant, 5, invoice_id="in_same_partition")
+    broker = EmbeddedBroker(log_path=infra.work_dir / "restart-broker-2.log")
+    bootstrap = broker.start()
+    try:
+        await ensure_topics(bootstrap, topics_with_dlq(ALL_TOPICS), partitions=TEST_PARTITIONS)
+        producer = make_producer(bootstrap, enable_idempotence=False, client_id="t")
+        await producer.start()
+        await run_relay_until_drained(clean_db, producer, bootstrap)
+        await producer.stop()
+
+        broker.stop()  # memory storage: every record is gone
+        broker.start()
+        await ensure_topics(bootstrap, topics_with_dlq(ALL_TOPICS), partitions=TEST_PARTITIONS)
+        ids += await post_failures(client, tenant, 1, invoice_id="in_same_partition")
+
+        producer = make_producer(bootstrap, enable_idempotence=False, client_id="t2")
+        await producer.start()
+        try:
+            relay = OutboxRelay(clean_db, producer, bootstrap, [SCHEMA], RelayConfig(poll_interval=0.1))
+            async with TopicTap(bootstrap, PAYMENT_EVENTS_TOPIC) as tap:
+                assert await relay.publish_pending(SCHEMA) == 1  # lands at offset 0 of the new log
+                assert await unsent(clean_db) == 5  # the five the broker lost are queued again
+                await run_relay_until_drained(clean_db, producer, bootstrap)
+                records = await tap.read(at_least=6)
+        finally:
+            await producer.stop()
+    finally:
+        broker.stop()
+    assert set(provider_ids(records)) == set(ids)
+
+
+async def test_a_relay_started_while_the_broker_is_down_waits_for_it_instead_of_exiting(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """Found by the chaos run: processes restarted while the broker restarted exited at once
+    (``Unable to bootstrap``) from creating topics at start, and would crash-loop."""
+    broker = EmbeddedBroker(log_path=tmp_path / "late-broker.log")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": infra.database_url,
+        "DUNNING_KAFKA_BOOTSTRAP": broker.bootstrap,  # nothing listens there yet
+        "DUNNING_HTTP_PORT": str(port),
+    }
+    with (tmp_path / "relay.log").open("ab") as log:
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "dunning.cli", "serve", "relay"], env=env, stdout=log, stderr=log
+        )
+    try:
+        await asyncio.sleep(4)
+        assert relay.poll() is None, (tmp_path / "relay.log").read_text()[-2000:]
+        broker.start()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await probe.get("/readyz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the relay never became ready: " + (tmp_path / "relay.log").read_text()[-2000:])
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        assert relay.wait(20) == 0
+        broker.stop()

@@ -139,6 +139,44 @@ async def test_a_resend_is_recognisably_the_same_message(smtp: SmtpServer) -> No
     assert other != first
 
 
+async def test_the_commit_point_runs_after_the_content_and_before_the_server_accepts(
+    smtp: SmtpServer,
+) -> None:
+    """ADR 0007: the caller records the hand-off while the server holds the whole content but
+    not the end of data; the message arrives only after that, whole, dots and line ends intact."""
+    seen_at_commit: list[int] = []
+
+    async def commit_point() -> None:
+        seen_at_commit.append(len(smtp.messages))
+
+    text = "Hi Jenny,\n.\n..two dots\r\n.leading dot\rlone CR\n"
+    await SmtpMailer(smtp.url()).send(make_email(text=text, html=None), commit_point=commit_point)
+
+    [mail] = smtp.wait_for(1)
+    assert seen_at_commit == [0]
+    assert parts(mail.message) == {"text/plain": "Hi Jenny,\n.\n..two dots\n.leading dot\nlone CR\n"}
+
+
+async def test_a_failing_commit_point_leaves_the_server_nothing_to_deliver(smtp: SmtpServer) -> None:
+    """A worker that cannot record the hand-off (its claim was taken, the database is gone) drops
+    the connection before the end of data: the server discards the transaction, and the worker
+    that sends the message instead is the only one to deliver it."""
+
+    class Lost(Exception):
+        pass
+
+    async def lost() -> None:
+        raise Lost
+
+    with pytest.raises(Lost):
+        await SmtpMailer(smtp.url()).send(make_email(), commit_point=lost)
+    await SmtpMailer(smtp.url()).send(make_email(subject="Sent by the other worker"))
+
+    [mail] = smtp.wait_for(1)
+    assert mail.message["Subject"] == "Sent by the other worker"
+    assert len(smtp.messages) == 1
+
+
 async def test_a_text_only_message_is_a_single_part(smtp: SmtpServer) -> None:
     await SmtpMailer(smtp.url()).send(make_email(html=None, unsubscribe_mailto=None))
 

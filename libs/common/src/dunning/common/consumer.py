@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,7 +107,10 @@ class EventConsumer:
                 batches = await consumer.getmany(timeout_ms=cfg.poll_timeout_ms, max_records=cfg.max_batch)
                 for tp, records in batches.items():
                     for record in records:
-                        if stop.is_set():
+                        # A rebalance while this batch was handled (a broker restart, a replica
+                        # joining) took the partition away: its new owner reads on from the last
+                        # commit, and the inbox drops what was already applied here.
+                        if stop.is_set() or tp not in consumer.assignment():
                             break
                         await self._process(record)
                         self._processed[tp] = record.offset + 1
@@ -141,6 +145,8 @@ class EventConsumer:
     def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         # The high watermark comes with every fetch response: no extra request, and unlike
         # ListOffsets it is exact on every broker we run on.
+        if tp not in consumer.assignment():
+            return  # revoked meanwhile: highwater() would raise, and the new owner reports it
         highwater = consumer.highwater(tp)
         position = self._processed.get(tp)
         if highwater is not None and position is not None:
@@ -152,8 +158,18 @@ class EventConsumer:
         if self._consumer is None:
             return
         offsets = {tp: self._processed.pop(tp) for tp in partitions if tp in self._processed}
-        if offsets:
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return
+        try:
             await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            # The group moved on (a rebalance, a restarted broker or coordinator): these offsets
+            # are no longer ours to commit. Not committing only means the partition's next owner
+            # reads these records again, and the inbox drops them; crashing the process would
+            # stop every other partition too.
+            log.warning("offset commit skipped", consumer=self.config.name, error=repr(exc))
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         cfg = self.config

@@ -9,12 +9,14 @@ from contextlib import AbstractAsyncContextManager
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dunning.common.health import Health
 from dunning.common.metrics import HTTP_REQUEST_SECONDS, metrics_endpoint
 from dunning.common.openapi import document_problems
-from dunning.common.problems import install_problem_handlers
+from dunning.common.problems import Problem, install_problem_handlers, problem_response
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -26,6 +28,7 @@ def build_app(
     health: Health,
     lifespan: Lifespan | None = None,
     version: str = "0.1.0",
+    max_body_size: int | None = None,
 ) -> FastAPI:
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     install_problem_handlers(app)
@@ -37,8 +40,48 @@ def build_app(
     app.state.health = health
     document_problems(app)
 
+    if max_body_size is not None:
+        # A bigger body is refused with 413 (problem+json) before a handler buffers or parses it.
+        app.add_middleware(BodyLimitMiddleware, limit=max_body_size)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+class BodyLimitMiddleware:
+    """413 for a declared Content-Length over the limit; a Problem(413) once a streamed body passes it.
+
+    FastAPI's own limit answers a declared length in plain text; every error here is problem+json.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            request = Request(scope)
+            await problem_response(request, self._problem())(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # An HTTPException: FastAPI re-raises those from body parsing (others become 400).
+                    raise HTTPException(413, self._problem().detail)
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+    def _problem(self) -> Problem:
+        return Problem(413, f"the body is larger than {self.limit} bytes", kind="body-too-large")
 
 
 class RequestContextMiddleware:

@@ -97,7 +97,10 @@ def _complete(operation: dict[str, Any]) -> None:
         responses["422"] = problem_response(422)
     schemes = {name for requirement in operation.get("security", []) for name in requirement}
     needed = (401, 403, 429) if TENANT_API_KEY_SCHEME in schemes else (401, 403) if schemes else ()
-    for status in needed:
+    # A body that is not even text (invalid UTF-8 for a JSON body) is refused by FastAPI with a 400
+    # before validation: every operation that takes a body can answer it.
+    body = (400,) if "requestBody" in operation else ()
+    for status in (*body, *needed):
         responses.setdefault(str(status), problem_response(status))
     for code, response in responses.items():
         # Every error is a problem document, also where a route only wrote a description.

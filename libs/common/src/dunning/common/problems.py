@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -91,6 +92,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             Problem(422, "the request does not match the schema", kind="validation", errors=errors),
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if _text_postgres_cannot_store(exc):
+            # A NUL (\u0000) in a string passes JSON and schema validation but no PostgreSQL text
+            # column takes it: the client's input is wrong, not the server.
+            return problem_response(
+                request, Problem(422, "text must not contain NUL (\\u0000) characters", kind="validation")
+            )
+        return await on_unhandled(request, exc)
+
     async def on_unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path, error=type(exc).__name__)
         return problem_response(request, Problem(500, "an unexpected error occurred; it has been logged"))
@@ -98,4 +108,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    # A handler for the class (not Exception): answered here, not re-raised to the server.
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unhandled)
+
+
+# character_not_in_repertoire (a NUL in text), untranslatable_character (a NUL in jsonb).
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def _text_postgres_cannot_store(exc: BaseException) -> bool:
+    # SQLAlchemy's DBAPIError keeps the driver's error in .orig; asyncpg's carries the SQLSTATE.
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _UNSTORABLE_TEXT

@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dunning.common.db import Database, asyncpg_dsn
 from dunning.common.health import Heartbeat
@@ -132,6 +133,22 @@ class OutboxRelay:
             for md in metadata:
                 tp = (md.topic, md.partition)
                 high[tp] = max(high.get(tp, -1), md.offset)
+            # A partition only grows: an offset at or below one it gave us before means the
+            # broker lost its log (a restart, a recreated topic) since. Found now rather than at
+            # the next periodic check, which would miss it once the new log had grown past the
+            # old watermark: what was published before and not yet consumed would be gone.
+            restarted = await self._offsets_went_back(conn, schema, high)
+            if restarted:
+                requeued = await self._requeue(conn, schema, restarted, keep=[r.id for r in rows])
+                log.warning(
+                    "broker offsets went back: it lost published records; republishing",
+                    schema=schema,
+                    topics=restarted,
+                    rows=len(requeued),
+                )
+                for topic in requeued:
+                    OUTBOX_REPUBLISHED.labels(schema, topic).inc()
+                self._wake[schema].set()
             await conn.execute(
                 text(
                     f"INSERT INTO {schema}.outbox_watermarks (topic, partition, high_offset) "
@@ -166,19 +183,7 @@ class OutboxRelay:
         if not lost:
             return 0
         async with self._db.engine.begin() as conn:
-            result = await conn.execute(
-                text(
-                    f"UPDATE {schema}.outbox SET sent_at = NULL WHERE topic = ANY(:topics) "
-                    "AND sent_at IS NOT NULL AND created_at > now() - make_interval(secs => :secs) "
-                    "RETURNING topic"
-                ),
-                {"topics": lost, "secs": self._config.retention.total_seconds()},
-            )
-            requeued = [row.topic for row in result]
-            await conn.execute(
-                text(f"DELETE FROM {schema}.outbox_watermarks WHERE topic = ANY(:topics)"),
-                {"topics": lost},
-            )
+            requeued = await self._requeue(conn, schema, lost, keep=[])
         for topic in requeued:
             OUTBOX_REPUBLISHED.labels(schema, topic).inc()
         log.warning(
@@ -189,6 +194,42 @@ class OutboxRelay:
         )
         self._wake[schema].set()
         return len(requeued)
+
+    async def _offsets_went_back(
+        self, conn: AsyncConnection, schema: str, high: dict[tuple[str, int], int]
+    ) -> list[str]:
+        marks = await conn.execute(
+            text(
+                f"SELECT topic, partition, high_offset FROM {schema}.outbox_watermarks WHERE topic = ANY(:t)"
+            ),
+            {"t": sorted({topic for topic, _ in high})},
+        )
+        return sorted(
+            {
+                m.topic
+                for m in marks
+                if (m.topic, m.partition) in high and high[(m.topic, m.partition)] <= m.high_offset
+            }
+        )
+
+    async def _requeue(
+        self, conn: AsyncConnection, schema: str, topics: list[str], keep: list[int]
+    ) -> list[str]:
+        """Mark unsent again what ``topics`` had within retention (but ``keep``); forget their
+        watermarks. The topics of the rows queued again."""
+        result = await conn.execute(
+            text(
+                f"UPDATE {schema}.outbox SET sent_at = NULL WHERE topic = ANY(:topics) "
+                "AND sent_at IS NOT NULL AND created_at > now() - make_interval(secs => :secs) "
+                "AND id <> ALL(:keep) RETURNING topic"
+            ),
+            {"topics": topics, "secs": self._config.retention.total_seconds(), "keep": keep},
+        )
+        requeued = [row.topic for row in result]
+        await conn.execute(
+            text(f"DELETE FROM {schema}.outbox_watermarks WHERE topic = ANY(:topics)"), {"topics": topics}
+        )
+        return requeued
 
     async def _relay_loop(self, schema: str, stop: asyncio.Event) -> None:
         backoff = 0.0

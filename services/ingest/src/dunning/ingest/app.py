@@ -65,4 +65,10 @@ def create_app(settings: IngestSettings, *, clock: Clock | None = None) -> FastA
             await task
             await db.dispose()
 
-    return build_app(title="Dunning ingest", routers=routers(), health=health, lifespan=lifespan)
+    return build_app(
+        title="Dunning ingest",
+        routers=routers(),
+        health=health,
+        lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
+    )

@@ -65,7 +65,7 @@ def to_domain(body: RetryPolicyBody) -> RetryPolicy:
         mode=RetryMode(body.mode),
         max_attempts=body.max_attempts,
         window_days=body.window_days,
-        cascade_delay=timedelta(seconds=body.cascade_delay_seconds),
+        cascade_delay=_duration("cascade_delay_seconds", seconds=body.cascade_delay_seconds),
         allow_alternate_methods=body.allow_alternate_methods,
         card_caps=CardNetworkCaps(
             visa=_caps(body.card_caps.visa),
@@ -105,7 +105,15 @@ def from_domain(policy: RetryPolicy) -> RetryPolicyBody:
 
 
 def _caps(caps: list[CapBody]) -> tuple[NetworkCap, ...]:
-    return tuple(NetworkCap(c.limit, timedelta(hours=c.per_hours)) for c in caps)
+    return tuple(NetworkCap(c.limit, _duration("per_hours", hours=c.per_hours)) for c in caps)
+
+
+def _duration(field: str, **amount: int) -> timedelta:
+    # A number past timedelta's range is as wrong as a negative one: a 422, never an OverflowError.
+    try:
+        return timedelta(**amount)
+    except OverflowError:
+        raise ValueError(f"{field} is out of range: {next(iter(amount.values()))}") from None
 
 
 def _cap_body(cap: NetworkCap) -> CapBody:

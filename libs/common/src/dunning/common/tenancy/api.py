@@ -151,7 +151,10 @@ async def create_api_key(
 
 
 @router.get(
-    "/api-keys", response_model=ApiKeyPage, summary="The tenant's API keys, newest first (no secrets)"
+    "/api-keys",
+    response_model=ApiKeyPage,
+    summary="The tenant's API keys, newest first (no secrets)",
+    responses=problem_responses(400),  # a cursor this API did not return
 )
 async def list_api_keys(
     principal: AdminPrincipal, db: DatabaseDep, limit: Limit = 50, cursor: Cursor = None
@@ -278,6 +281,7 @@ async def add_webhook_secret(
     "/webhook-secrets",
     response_model=WebhookSecretPage,
     summary="The tenant's webhook secrets, newest first (ids and dates, never the secrets)",
+    responses=problem_responses(400),  # a cursor this API did not return
 )
 async def list_webhook_secrets(
     principal: AdminPrincipal, db: DatabaseDep, limit: Limit = 50, cursor: Cursor = None

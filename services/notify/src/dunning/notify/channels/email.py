@@ -7,10 +7,11 @@ from typing import Protocol
 
 from dunning.notify.channels.eml_outbox import EmlSummary, FileMailer, list_eml, read_eml
 from dunning.notify.channels.mime import OutgoingEmail, build_mime, message_id_for, to_bytes
-from dunning.notify.channels.smtp import SmtpMailer, parse_smtp_url
+from dunning.notify.channels.smtp import CommitPoint, SmtpMailer, parse_smtp_url
 
 __all__ = [
     "MAIL_DIRNAME",
+    "CommitPoint",
     "EmlSummary",
     "FileMailer",
     "Mailer",
@@ -30,8 +31,12 @@ MAIL_DIRNAME = "mail"
 
 
 class Mailer(Protocol):
-    async def send(self, email: OutgoingEmail) -> str:
-        """Deliver one email; returns its Message-ID. Raises DeliveryError."""
+    async def send(self, email: OutgoingEmail, *, commit_point: CommitPoint | None = None) -> str:
+        """Deliver one email; returns its Message-ID. Raises DeliveryError.
+
+        ``commit_point`` runs once the message can no longer be taken back: after it returns
+        the message counts as handed over; if it raises, nothing was delivered.
+        """
         ...
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from dunning.common.clock import Clock, SystemClock
 from dunning.notify.channels.errors import DeliveryError
 from dunning.notify.channels.mime import MIME_POLICY, OutgoingEmail, build_mime, eml_stem, to_bytes
+from dunning.notify.channels.smtp import CommitPoint
 
 # The only names read_eml() opens: what FileMailer writes, nothing a caller can steer elsewhere.
 _EML_NAME = re.compile(r"[0-9a-f]{32}\.eml")
@@ -40,12 +41,14 @@ class FileMailer:
     def __repr__(self) -> str:
         return f"FileMailer({str(self.directory)!r})"
 
-    async def send(self, email: OutgoingEmail) -> str:
+    async def send(self, email: OutgoingEmail, *, commit_point: CommitPoint | None = None) -> str:
         path = self.directory / f"{eml_stem(email.message_key)}.eml"
         try:
             raw = to_bytes(build_mime(email, date=self._clock.now()))
         except ValueError as exc:
             raise DeliveryError(str(exc), permanent=True, code="invalid_address") from exc
+        if commit_point is not None:
+            await commit_point()
         await asyncio.to_thread(_write_once, path, raw)
         return email.message_id
 

@@ -1,8 +1,19 @@
-"""Send dunning email through any SMTP server (smtp:// with STARTTLS, or smtps:// implicit TLS)."""
+"""Send dunning email through any SMTP server (smtp:// with STARTTLS, or smtps:// implicit TLS).
+
+A message is sent with a **commit point** (ADR 0007): the envelope and the whole content go to
+the server first, then the caller records that the message is being handed over, and only then
+does the end-of-data line (``.``) follow. An SMTP server delivers nothing of a transaction whose
+connection drops before that line (RFC 5321 §4.1.1.4, §6.1), so a sender killed before its
+record is committed sent nothing and may send again, and one killed after it has handed the
+message over and must not send it again. What is left uncertain is the instant between the
+commit and one ``write`` of three bytes.
+"""
 
 from __future__ import annotations
 
+import re
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -15,10 +26,16 @@ from dunning.notify.channels.mime import OutgoingEmail, build_mime, to_bytes
 
 log = structlog.get_logger(__name__)
 
+CommitPoint = Callable[[], Awaitable[None]]
+
 # ?starttls= on smtp:// URLs: "auto" upgrades when the server offers STARTTLS, "required" refuses
 # to send in clear, "off" never upgrades (a relay on localhost or inside a pod).
 _STARTTLS_MODES: dict[str, bool | None] = {"auto": None, "required": True, "off": False}
 _AUTH_REQUIRED = 530
+_START_INPUT = 354
+_COMPLETED = 250
+_BARE_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True)
@@ -79,7 +96,12 @@ class SmtpMailer:
         t = self._target
         return f"SmtpMailer({'smtps' if t.implicit_tls else 'smtp'}://{t.host}:{t.port})"
 
-    async def send(self, email: OutgoingEmail) -> str:
+    async def send(self, email: OutgoingEmail, *, commit_point: CommitPoint | None = None) -> str:
+        """Send one message; ``commit_point`` runs after the content and before the end of data.
+
+        If ``commit_point`` raises, the connection is dropped before the end of data, so the
+        server discards the message, and the error propagates unchanged.
+        """
         if not (email.from_address.isascii() and email.to_address.isascii()):
             # Non-ASCII mailboxes need SMTPUTF8 end to end, which we do not promise.
             raise DeliveryError("address is not ASCII", permanent=True, code="non_ascii_address")
@@ -100,7 +122,7 @@ class SmtpMailer:
         )
         try:
             await smtp.connect()
-            await smtp.sendmail(email.from_address, [email.to_address], raw)
+            await _transaction(smtp, email.from_address, email.to_address, raw, commit_point)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             error = delivery_error(exc)
             log.warning(
@@ -111,6 +133,39 @@ class SmtpMailer:
             await _quit(smtp)
         log.debug("email.sent", message_id=email.message_id)
         return email.message_id
+
+
+async def _transaction(
+    smtp: aiosmtplib.SMTP, sender: str, recipient: str, raw: bytes, commit_point: CommitPoint | None
+) -> None:
+    """MAIL, RCPT and DATA as ``sendmail`` does them, with the end of data held back for the
+    commit point. The content is written as DATA requires: CRLF line ends, leading dots doubled."""
+    await smtp.mail(sender)
+    await smtp.rcpt(recipient)
+    started = await smtp.execute_command(b"DATA")
+    if started.code != _START_INPUT:
+        raise aiosmtplib.SMTPDataError(started.code, started.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("connection lost before the message content")
+    content = _LEADING_DOT.sub(b"..", _BARE_LINE_BREAK.sub(b"\r\n", raw))
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    protocol.write(content)
+    if commit_point is not None:
+        try:
+            await commit_point()
+        except BaseException:
+            smtp.close()  # no end of data: the server throws the transaction away
+            raise
+    protocol.write(b".\r\n")
+    try:
+        accepted = await protocol.read_response(timeout=smtp.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        smtp.close()
+        raise
+    if accepted.code != _COMPLETED:
+        raise aiosmtplib.SMTPDataError(accepted.code, accepted.message)
 
 
 def delivery_error(exc: BaseException) -> DeliveryError:

@@ -14,6 +14,7 @@ from dunning.common.clock import FixedClock
 from dunning.common.consumer import PermanentFailure
 from dunning.common.db import Database
 from dunning.common.events.envelope import CloudEvent, decode_event
+from dunning.retry.collections import service
 from dunning.retry.handlers import PaymentEventHandler
 from dunning.retry.tables import cases, outbox, timeline
 
@@ -195,3 +196,21 @@ async def test_unknown_future_event_types_are_skipped(clean_db: Database) -> Non
     await deliver(clean_db, event)
     async with clean_db.engine.connect() as conn:
         assert (await conn.execute(select(cases))).all() == []
+
+
+async def test_the_invoice_number_and_due_date_reach_the_customers_self_service_view(
+    clean_db: Database,
+) -> None:
+    """The page tells the customer which invoice this is and when it was due, in their zone."""
+    due = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)  # already 1 April in Tokyo
+    await deliver(
+        clean_db,
+        payment_event(
+            "payment.failed", invoice_number="INV-0042", due_date=due.isoformat(), customer_country="JP"
+        ),
+    )
+    async with clean_db.unit_of_work() as uow:
+        [case_id] = (await uow.session.execute(select(cases.c.id))).scalars().all()
+        view = await service.self_service_view(uow.session, tenant_id=TENANT, case_id=case_id, now=T0)
+    assert view is not None
+    assert (view.invoice_number, view.due_date) == ("INV-0042", due.date() + timedelta(days=1))

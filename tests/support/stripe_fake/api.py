@@ -142,6 +142,7 @@ def pay_invoice(call: Call) -> JsonObject:
         off_session=as_bool(call.params, "off_session"),
         idempotency_key=call.idempotency_key,
         request_id=call.request_id,
+        paid_out_of_band=bool(as_bool(call.params, "paid_out_of_band")),
     )
     return call.render.invoice(invoice, call.expand)
 
@@ -154,6 +155,32 @@ def mark_uncollectible(call: Call) -> JsonObject:
 def void_invoice(call: Call) -> JsonObject:
     invoice = billing.void_invoice(call.fake, call.account, call.path_params["id"])
     return call.render.invoice(invoice, call.expand)
+
+
+def create_payment_intent(call: Call) -> JsonObject:
+    # Checked before charging: a bad expand must not cost the customer a charge.
+    call.expand.check(
+        {"customer", "payment_method", "latest_charge"} | ({"invoice"} if call.render.legacy else set())
+    )
+    metadata = call.params.get("metadata") or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise invalid_param("Invalid metadata", param="metadata")
+    intent = billing.create_payment_intent(
+        call.fake,
+        call.render,
+        call.account,
+        amount=as_int(call.params, "amount", default=0),
+        currency=as_text(call.params, "currency") or "",
+        customer=as_text(call.params, "customer"),
+        payment_method=as_text(call.params, "payment_method"),
+        confirm=bool(as_bool(call.params, "confirm")),
+        off_session=as_bool(call.params, "off_session"),
+        metadata=dict(metadata),
+        description=as_text(call.params, "description"),
+        idempotency_key=call.idempotency_key,
+        request_id=call.request_id,
+    )
+    return call.render.payment_intent(intent, call.expand)
 
 
 def get_payment_intent(call: Call) -> JsonObject:
@@ -194,6 +221,26 @@ def cancel_subscription(call: Call) -> JsonObject:
     return call.render.subscription(subscription, call.expand)
 
 
+def create_billing_portal_session(call: Call) -> JsonObject:
+    """A customer portal session: Stripe's hosted page where the customer updates how they pay."""
+    customer_id = as_text(call.params, "customer")
+    if not customer_id:
+        raise invalid_param("Missing required param: customer.", param="customer")
+    if find(call.fake.customers, customer_id, call.account) is None:
+        raise resource_missing("customer", customer_id, param="customer")
+    session_id = call.fake.new_id("bps")
+    return {
+        "id": session_id,
+        "object": "billing_portal.session",
+        "customer": customer_id,
+        "livemode": False,
+        "locale": as_text(call.params, "locale"),
+        "return_url": as_text(call.params, "return_url"),
+        "created": call.fake.now(),
+        "url": f"https://billing.stripe.test/p/session/{session_id}",
+    }
+
+
 def unrecognized(call: Call) -> JsonObject:
     raise unrecognized_url(call.method, call.path)
 
@@ -208,12 +255,31 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/payment_methods/{id}", get_payment_method, _EXPAND),
     Endpoint("GET", "/v1/invoices", list_invoices, _PAGE | {"customer", "status", "subscription"}),
     Endpoint("GET", "/v1/invoices/{id}", get_invoice, _EXPAND),
-    Endpoint("POST", "/v1/invoices/{id}/pay", pay_invoice, _EXPAND | {"payment_method", "off_session"}),
+    Endpoint(
+        "POST",
+        "/v1/invoices/{id}/pay",
+        pay_invoice,
+        _EXPAND | {"payment_method", "off_session", "paid_out_of_band"},
+    ),
     Endpoint("POST", "/v1/invoices/{id}/mark_uncollectible", mark_uncollectible, _EXPAND),
     Endpoint("POST", "/v1/invoices/{id}/void", void_invoice, _EXPAND),
+    Endpoint(
+        "POST",
+        "/v1/payment_intents",
+        create_payment_intent,
+        _EXPAND
+        | {"amount", "currency", "customer", "payment_method", "confirm", "off_session", "metadata"}
+        | {"description"},
+    ),
     Endpoint("GET", "/v1/payment_intents/{id}", get_payment_intent, _EXPAND | {"client_secret"}),
     Endpoint("GET", "/v1/charges/{id}", get_charge, _EXPAND),
     Endpoint("GET", "/v1/subscriptions/{id}", get_subscription, _EXPAND),
+    Endpoint(
+        "POST",
+        "/v1/billing_portal/sessions",
+        create_billing_portal_session,
+        _EXPAND | {"customer", "return_url", "locale"},
+    ),
     Endpoint(
         "DELETE",
         "/v1/subscriptions/{id}",

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.support.stripe_fake.catalog import find
-from tests.support.stripe_fake.errors import card_error, invalid_request, resource_missing
+from tests.support.stripe_fake.errors import card_error, invalid_param, invalid_request, resource_missing
 from tests.support.stripe_fake.outcomes import Outcome, decline
-from tests.support.stripe_fake.records import Card, ChargeRecord, Invoice, Subscription
+from tests.support.stripe_fake.records import Card, ChargeRecord, Invoice, PaymentIntent, Subscription
 from tests.support.stripe_fake.render import Expand, Renderer
 from tests.support.stripe_fake.state import FakeStripe
 
@@ -32,8 +32,11 @@ def pay_invoice(
     off_session: bool | None,
     idempotency_key: str | None,
     request_id: str,
+    paid_out_of_band: bool = False,
 ) -> Invoice:
-    """One payment attempt. A decline raises the 402 card_error Stripe answers with."""
+    """One payment attempt. A decline raises the 402 card_error Stripe answers with.
+
+    ``paid_out_of_band``: no charge, the invoice is only marked paid (money collected elsewhere)."""
     invoice = get_invoice(fake, account, invoice_id)
     if invoice.status == "paid":
         # Stripe sends no error code for this one (none is in its published list): callers
@@ -44,6 +47,12 @@ def pay_invoice(
     now = fake.now()
     if invoice.status == "draft":
         invoice.status, invoice.finalized_at = "open", now
+    if paid_out_of_band:
+        if payment_method is not None:
+            raise invalid_request("You cannot pass payment_method with paid_out_of_band.")
+        invoice.status, invoice.paid_at, invoice.paid_out_of_band = "paid", now, True
+        fake.intents[invoice.payment_intent].status = "canceled"
+        return invoice
     card = _card_for(fake, invoice, payment_method)
     intent = fake.intents[invoice.payment_intent]
     outcome = _outcome(fake, card)
@@ -84,6 +93,87 @@ def pay_invoice(
         if subscription is not None and subscription.status in _REVIVED_BY_PAYMENT:
             subscription.status = "active"
         return invoice
+    error = _decline_error(renderer, outcome, card, charge, request_id)
+    intent.status, intent.last_payment_error = "requires_payment_method", error
+    raise card_error({**error, "payment_intent": renderer.payment_intent(intent)})
+
+
+def create_payment_intent(
+    fake: FakeStripe,
+    renderer: Renderer,
+    account: str,
+    *,
+    amount: int,
+    currency: str,
+    customer: str | None,
+    payment_method: str | None,
+    confirm: bool,
+    off_session: bool | None,
+    metadata: dict[str, str],
+    description: str | None,
+    idempotency_key: str | None,
+    request_id: str,
+) -> PaymentIntent:
+    """A standalone PaymentIntent; with ``confirm`` the card is charged at once (one charge record)."""
+    if amount < 1:
+        raise invalid_param("Amount must be at least 1", param="amount", code="amount_too_small")
+    if len(currency) != 3:
+        raise invalid_param("Invalid currency", param="currency")
+    if customer is None or find(fake.customers, customer, account) is None:
+        raise resource_missing("customer", customer or "", param="customer")
+    now = fake.now()
+    intent = PaymentIntent(
+        id=fake.new_id("pi"),
+        account=account,
+        customer=customer,
+        invoice=None,
+        created=now,
+        amount=amount,
+        currency=currency.lower(),
+        metadata=metadata,
+        description=description,
+    )
+    fake.intents[intent.id] = intent
+    if not confirm:
+        return intent
+    if payment_method is None:
+        raise invalid_request("You must provide a payment_method to confirm", param="payment_method")
+    card = find(fake.cards, payment_method, account)
+    if card is None:
+        raise resource_missing("PaymentMethod", payment_method, param="payment_method")
+    if card.customer != customer:
+        raise invalid_request(
+            f"The PaymentMethod {card.id} does not belong to the Customer {customer}.", param="payment_method"
+        )
+    outcome = _outcome(fake, card)
+    if outcome.code == "authentication_required" and off_session is False:
+        intent.status, intent.payment_method = "requires_action", card.id
+        return intent
+    charge = ChargeRecord(
+        id=fake.new_id("ch"),
+        account=account,
+        invoice=None,
+        payment_intent=intent.id,
+        payment_method=card.id,
+        customer=customer,
+        amount=amount,
+        currency=intent.currency,
+        status="succeeded" if outcome.succeeded else "failed",
+        created=now,
+        code=outcome.code,
+        decline_code=outcome.decline_code,
+        message=None if outcome.succeeded else outcome.error_message(),
+        advice_code=outcome.advice_code,
+        network_advice_code=outcome.network_advice_code,
+        network_decline_code=outcome.network_decline_code,
+        idempotency_key=idempotency_key,
+        request_id=request_id,
+    )
+    fake.charge_log.append(charge)
+    intent.latest_charge, intent.payment_method = charge.id, card.id
+    if outcome.succeeded:
+        intent.status, intent.amount_received = "succeeded", amount
+        return intent
     error = _decline_error(renderer, outcome, card, charge, request_id)
     intent.status, intent.last_payment_error = "requires_payment_method", error
     raise card_error({**error, "payment_intent": renderer.payment_intent(intent)})

@@ -66,12 +66,13 @@ class Subscription:
 
 @dataclass(slots=True)
 class PaymentIntent:
-    """The one PaymentIntent Stripe creates per finalized invoice; every attempt reuses it."""
+    """The one PaymentIntent Stripe creates per finalized invoice (every attempt reuses it), or a
+    standalone one created through ``POST /v1/payment_intents`` (no invoice)."""
 
     id: str
     account: str
     customer: str
-    invoice: str
+    invoice: str | None
     created: int
     amount: int
     currency: str
@@ -81,6 +82,8 @@ class PaymentIntent:
     amount_received: int = 0
     last_payment_error: dict[str, Any] | None = None
     canceled_at: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
 
 
 @dataclass(slots=True)
@@ -105,6 +108,7 @@ class Invoice:
     voided_at: int | None = None
     marked_uncollectible_at: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    paid_out_of_band: bool = False
 
     @property
     def amount_remaining(self) -> int:
@@ -119,7 +123,7 @@ class ChargeRecord:
 
     id: str
     account: str
-    invoice: str
+    invoice: str | None  # None: a standalone PaymentIntent's charge
     payment_intent: str
     payment_method: str
     customer: str

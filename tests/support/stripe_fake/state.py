@@ -135,7 +135,23 @@ class FakeStripe(Catalog):
 
     def successful_charges_by_invoice(self) -> dict[str, int]:
         with self.lock:
-            return dict(Counter(charge.invoice for charge in self.charge_log if charge.status == "succeeded"))
+            return dict(
+                Counter(
+                    charge.invoice
+                    for charge in self.charge_log
+                    if charge.status == "succeeded" and charge.invoice is not None
+                )
+            )
+
+    def intent_charges(self, **metadata: str) -> list[ChargeRecord]:
+        """Charges of standalone PaymentIntents whose metadata has every given pair, oldest first."""
+        with self.lock:
+            return [
+                charge
+                for charge in self.charge_log
+                if charge.invoice is None
+                and metadata.items() <= self.intents[charge.payment_intent].metadata.items()
+            ]
 
     def requests(self, path_prefix: str = "/v1/") -> list[RequestRecord]:
         with self.lock:

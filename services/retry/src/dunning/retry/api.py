@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -21,6 +21,8 @@ from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
 from dunning.common.tenancy.service import Principal
 from dunning.retry import actions, attempt_store, repository
+from dunning.retry.collections import casework
+from dunning.retry.collections.domain import WRITE_OFF_REASONS
 from dunning.retry.domain.lifecycle import Action, CaseStatus
 from dunning.retry.policy_schema import TENANT_DEFAULT, RetryPolicyBody, from_domain, to_domain
 from dunning.retry.schemas import Attempt, Case, CaseDetail, CasePage, TimelineEntry
@@ -137,8 +139,23 @@ def request_clock(request: Request) -> Clock:
 ClockDep = Annotated[Clock, Depends(request_clock)]
 
 
+class WriteOffBody(BaseModel):
+    """Why the debt is given up, for accounting (``GET /v1/exports/adjustments.csv``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Literal[WRITE_OFF_REASONS] = "other"  # type: ignore[valid-type]
+    note: Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")] | None = None
+
+
 async def _act(
-    request: Request, db: Database, clock: Clock, principal: Principal, case_id: str, action: Action | None
+    request: Request,
+    db: Database,
+    clock: Clock,
+    principal: Principal,
+    case_id: str,
+    action: Action | None,
+    write_off: WriteOffBody | None = None,
 ) -> JSONResponse:
     now = clock.now()
     actor = f"api key {principal.key_id}"
@@ -163,6 +180,10 @@ async def _act(
             raise Problem(404, "no case with this id", kind="not-found") from None
         except actions.ActionRefused as exc:
             raise Problem(409, str(exc), kind="action-refused") from None
+        if write_off is not None:
+            await casework.write_off_reason(
+                uow.session, case_id, reason=write_off.reason, note=write_off.note, actor=actor, now=now
+            )
         for event in result.events:
             await enqueue(uow.session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
         body = ActionAnswer(case_id=result.case_id, status=result.status, note=result.note)
@@ -216,9 +237,14 @@ async def resume_case(
     responses=_ACTION_ERRORS,
 )
 async def write_off_case(
-    request: Request, principal: WritePrincipal, db: DatabaseDep, clock: ClockDep, case_id: CaseId
+    request: Request,
+    principal: WritePrincipal,
+    db: DatabaseDep,
+    clock: ClockDep,
+    case_id: CaseId,
+    body: WriteOffBody | None = None,
 ) -> JSONResponse:
-    return await _act(request, db, clock, principal, case_id, Action.WRITE_OFF)
+    return await _act(request, db, clock, principal, case_id, Action.WRITE_OFF, body or WriteOffBody())
 
 
 @router.post(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from dunning.common.events.envelope import CloudEvent, deterministic_event_id, make_event
-from dunning.common.events.recovery import CaseEventData, RecoveryEventType
+from dunning.common.events.recovery import CaseEventData, CollectionsFacts, RecoveryEventType
 from dunning.retry.domain.lifecycle import InvoiceLedger
 
 SOURCE = "/dunning/retry"
@@ -24,6 +24,7 @@ def case_event(
     occurred_at: datetime,
     cause_id: str,
     cause_type: str,
+    collections: CollectionsFacts | None = None,
 ) -> CloudEvent:
     body = CaseEventData(
         tenant_id=tenant_id,
@@ -46,6 +47,7 @@ def case_event(
         occurred_at=occurred_at,
         cause_event_id=cause_id,
         cause_type=cause_type,
+        collections=collections,
     )
     return make_event(
         event_id=deterministic_event_id(tenant_id, case_id, cause_id, event_type.value),

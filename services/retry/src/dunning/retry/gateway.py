@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import stripe
 from stripe.params import CustomerPaymentMethodListParams, InvoicePayParams
+from stripe.params.billing_portal import SessionCreateParams
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from dunning.common.tenancy.service import ProcessorCredentials
@@ -287,6 +288,23 @@ class StripeGateway:
     ) -> None:
         client = self._client(creds, account)
         await self._call(creds, lambda: client.v1.subscriptions.cancel_async(subscription_id))
+
+    async def billing_portal_url(
+        self,
+        creds: ProcessorCredentials,
+        customer_id: str,
+        *,
+        return_url: str,
+        locale: str | None,
+        account: str | None,
+    ) -> str:
+        """A one-time link to the processor's hosted page where the customer changes how they pay."""
+        client = self._client(creds, account)
+        params: SessionCreateParams = {"customer": customer_id, "return_url": return_url}
+        if locale:
+            params["locale"] = locale
+        session = await self._call(creds, lambda: client.v1.billing_portal.sessions.create_async(params))
+        return str(session.url)
 
 
 def _declined(exc: stripe.CardError) -> ChargeResult:

@@ -196,6 +196,8 @@ def _details(data: PaymentEventData, fact: Fact, known: dict[str, Any]) -> dict[
             "customer_name": data.customer_name,
             "customer_country": data.customer_country,
             "customer_region": data.customer_region,
+            "invoice_number": data.invoice_number,
+            "due_date": data.due_date,
         }
         # The amount owed and the decline come from failures; a success reports what was paid.
         if fact is Fact.FAILED or known.get("amount") is None:

@@ -38,6 +38,8 @@ DETAIL_COLUMNS = (
     "provider_account",
     "customer_country",
     "customer_region",
+    "invoice_number",
+    "due_date",
 )
 
 

@@ -58,6 +58,9 @@ cases = Table(
     # The billing address's country and region: the customer's time zone is read from them.
     Column("customer_country", Text),
     Column("customer_region", Text),
+    # What the customer's invoice says (the self-service page shows them).
+    Column("invoice_number", Text),
+    Column("due_date", DateTime(timezone=True)),
     UniqueConstraint("tenant_id", "invoice_id", name="uq_cases_tenant_invoice"),
     Index("ix_cases_tenant_status_opened", "tenant_id", "status", "opened_at"),
     Index("ix_cases_tenant_customer", "tenant_id", "customer_id"),
@@ -111,6 +114,8 @@ attempts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("case_id", "attempt_no", name="uq_attempts_case_number"),
     Index("ix_attempts_due", "due_at", postgresql_where=text("status = 'scheduled'")),
+    # Taking back a dead executor's claims reads only claimed rows, not the whole table (bench/load.py).
+    Index("ix_attempts_claimed", "claimed_at", postgresql_where=text("status = 'claimed'")),
     Index("ix_attempts_charge_ref", "case_id", "charge_ref"),
     # Learning reads a tenant's recent outcomes; card caps read a card's recent attempts.
     Index("ix_attempts_tenant_due", "tenant_id", "due_at"),
@@ -129,3 +134,7 @@ policies = Table(
 inbox = inbox_table(metadata)
 idempotency_keys = idempotency_table(metadata)
 outbox, outbox_watermarks = outbox_tables(metadata)
+
+# Collections (promises, plans, disputes, settlements, notes) live in the same schema and the
+# same metadata, so the migration drift check sees them; imported last (they reference cases).
+from dunning.retry.collections import tables as _collections_tables  # noqa: E402, F401

@@ -37,6 +37,30 @@ export async function casePage(caseId) {
     }
   }
 
+  const planSelect = h("select", { id: "plan-instalments" },
+    [2, 3, 4, 5, 6].map((n) => h("option", { value: String(n) }, String(n))));
+
+  // A plan of N instalments (POST /v1/cases/{id}/payment-plans, ADR 0009): the API checks the
+  // tenant's limits and answers a problem the page shows as it is.
+  async function startPlan() {
+    const instalments = Number(planSelect.value);
+    const label = "Start payment plan";
+    outcome.className = "";
+    outcome.textContent = `${label}…`;
+    try {
+      const answer = await api(`/v1/cases/${encodeURIComponent(id)}/payment-plans`, { method: "POST", body: { instalments }, idempotent: true });
+      const fresh = await casePage(id);
+      section.replaceWith(fresh);
+      const result = fresh.querySelector("#action-result");
+      result.className = "ok";
+      result.textContent = `${label}: ${instalments} instalments planned (status ${answer.status})`;
+      announce(result.textContent);
+    } catch (e) {
+      outcome.className = "error";
+      outcome.textContent = `${label} failed: ${problemText(e)}`;
+    }
+  }
+
   // The case timeline records every suppression with its reason (notify's decision, as published).
   const suppressed = c.timeline.filter((t) => t.type === "notification.suppressed");
   section.append(
@@ -51,8 +75,10 @@ export async function casePage(caseId) {
     h("h2", { id: "actions-title" }, "Actions"),
     h("div", { class: "actions", role: "group", "aria-labelledby": "actions-title" },
       ACTIONS.map(([action, label]) => h("button", { type: "button", id: `action-${action}`, onclick: () => act(action, label) }, label)),
-      h("button", { type: "button", id: "action-plan", disabled: true, title: "Not available yet: the API has no payment plan action", "aria-describedby": "plan-note" }, "Start payment plan"),
-      h("span", { id: "plan-note", class: "muted" }, "Payment plans are not implemented in the API yet.")),
+      h("label", { for: "plan-instalments" }, "Instalments"),
+      planSelect,
+      h("button", { type: "button", id: "action-plan", onclick: startPlan, "aria-describedby": "plan-note" }, "Start payment plan"),
+      h("span", { id: "plan-note", class: "muted" }, "Within the tenant's collections policy; dunning waits while the plan runs.")),
     outcome,
     h("h2", {}, "Attempts"),
     table("Attempts", [

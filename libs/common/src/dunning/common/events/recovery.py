@@ -6,6 +6,7 @@ payment events that caused them, so a case's story stays ordered on one partitio
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -20,6 +21,19 @@ class RecoveryEventType(StrEnum):
     CASE_WRITTEN_OFF = "case.written_off"
     CASE_DISPUTED = "case.disputed"
     CASE_CLOSED = "case.closed"
+    # Collections with people in the loop (ADR 0009): what a customer or an operator arranged.
+    CASE_PROMISE_MADE = "case.promise_made"
+    CASE_PROMISE_KEPT = "case.promise_kept"
+    CASE_PROMISE_BROKEN = "case.promise_broken"
+    CASE_PLAN_STARTED = "case.plan_started"
+    CASE_INSTALMENT_PAID = "case.instalment_paid"
+    CASE_INSTALMENT_FAILED = "case.instalment_failed"
+    CASE_PLAN_COMPLETED = "case.plan_completed"
+    CASE_PLAN_DEFAULTED = "case.plan_defaulted"
+    CASE_DISPUTE_RESOLVED = "case.dispute_resolved"
+    CASE_SETTLEMENT_PROPOSED = "case.settlement_proposed"
+    CASE_SETTLEMENT_APPROVED = "case.settlement_approved"
+    CASE_SETTLEMENT_REJECTED = "case.settlement_rejected"
     ATTEMPT_SCHEDULED = "attempt.scheduled"
     ATTEMPT_SUCCEEDED = "attempt.succeeded"
     ATTEMPT_FAILED = "attempt.failed"
@@ -27,6 +41,32 @@ class RecoveryEventType(StrEnum):
     @property
     def cloudevents_type(self) -> str:
         return f"dunning.{self.value}.v1"
+
+
+class CollectionsFacts(BaseModel):
+    """What a collections event is about: a promise, a plan or instalment, a customer dispute, a
+    settlement (only the fields that apply are set)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str | None = Field(default=None, description="customer | operator | dunning")
+    promise_id: str | None = None
+    pay_by: date | None = Field(default=None, description="The promised date, customer's local date.")
+    plan_id: str | None = None
+    instalments: int | None = Field(default=None, ge=1)
+    instalment_number: int | None = Field(default=None, ge=1)
+    instalment_amount: int | None = Field(default=None, ge=0, description="Minor units.")
+    instalment_due: date | None = None
+    payment_intent_id: str | None = None
+    decline_code: str | None = None
+    dispute_id: str | None = None
+    dispute_reason: str | None = Field(
+        default=None,
+        description="not_received | wrong_amount | already_paid | cancelled | duplicate | quality | other",
+    )
+    dispute_outcome: str | None = Field(default=None, description="upheld | rejected")
+    settlement_id: str | None = None
+    settlement_amount: int | None = Field(default=None, ge=0, description="Minor units.")
 
 
 class CaseEventData(BaseModel):
@@ -56,6 +96,9 @@ class CaseEventData(BaseModel):
     occurred_at: AwareDatetime = Field(description="When the cause happened (processor time for facts).")
     cause_event_id: str | None = Field(default=None, description="The payment event or action behind it.")
     cause_type: str = Field(description="e.g. 'payment.failed' or 'action.pause'.")
+    collections: CollectionsFacts | None = Field(
+        default=None, description="Set on case.promise_*, case.plan_*, case.instalment_*, ... events."
+    )
 
 
 class AttemptEventData(BaseModel):

@@ -177,6 +177,17 @@ def apply_action(ledger: InvoiceLedger | None, action: Action, at: datetime) -> 
     raise AssertionError(f"unhandled action {action}")  # pragma: no cover
 
 
+def hold(ledger: InvoiceLedger, reason: str, extra: tuple[str, ...] = ()) -> Transition:
+    """Pause for a named reason besides the operator's (a promise to pay, a payment plan, a
+    customer dispute, a settlement); ``case.paused`` goes out when the case was running."""
+    return _pause(ledger, reason, extra)
+
+
+def release(ledger: InvoiceLedger, reason: str) -> Transition:
+    """Lift the pause ``hold`` put on; ``case.resumed`` goes out when no other reason is left."""
+    return _lift(ledger, reason)
+
+
 def _resolve(
     ledger: InvoiceLedger, status: CaseStatus, reason: str, at: datetime, events: tuple[str, ...], note: str
 ) -> Transition:

@@ -38,6 +38,7 @@ from dunning.ingest import app as ingest_app
 from dunning.notify import app as notify_app
 from dunning.notify.api import public_router
 from dunning.retry import app as retry_app
+from dunning.retry import selfservice
 
 SETTINGS = {f"DUNNING_{name.upper()}" for name in SystemSettings.model_fields}
 # Read without the prefix by `serve retry` and `serve notify` (static membership, worker ids).
@@ -72,7 +73,7 @@ ROUTES_BY_ROLE = {
     "retry": _paths([*retry_app.routers(), *tenancy_api.routers()]),
     "notify": _paths([*notify_app.routers(), *tenancy_api.routers()]),
 }
-PUBLIC_ROUTES = _paths([*ingest_app.routers(), public_router])
+PUBLIC_ROUTES = _paths([*ingest_app.routers(), public_router, selfservice.router])
 INTERNAL_ROUTES = (ROUTES_BY_ROLE["retry"] | ROUTES_BY_ROLE["notify"]) - PUBLIC_ROUTES
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
+from sqlalchemy import text
 from tests.conftest import Infra
 from tests.integration.conftest import make_tenant
 from tests.integration.retry.test_cases import deliver, payment_event
@@ -25,7 +26,7 @@ from dunning.cli.system import build_system_app
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.health import Health
-from dunning.notify.tables import deliveries
+from dunning.notify.tables import deliveries, letters
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -75,6 +76,22 @@ ROUTES: dict[str, Route] = {
     "GET /v1/analytics/recovery": Route(OWN, 200),
     "GET /v1/analytics/recovery.csv": Route(OWN, 200),
     "PUT /v1/retry-policy": Route(OWN, 200, "B's current retry policy"),
+    # collections (ADR 0009)
+    "POST /v1/cases/{case_id}/promises": Route(OBJECT, 404, {"pay_by": "2026-12-01"}),
+    "POST /v1/cases/{case_id}/payment-plans": Route(OBJECT, 404, {"instalments": 2}),
+    "POST /v1/cases/{case_id}/disputes": Route(OBJECT, 404, {"reason": "other"}),
+    "POST /v1/cases/{case_id}/disputes/{dispute_id}/resolve": Route(
+        OBJECT, 404, {"outcome": "upheld", "note": "B's attempt"}
+    ),
+    "POST /v1/cases/{case_id}/settlements": Route(OBJECT, 404, {"amount": 100, "reason": "B's attempt"}),
+    "POST /v1/cases/{case_id}/settlements/{settlement_id}/approve": Route(OBJECT, 404, {}),
+    "POST /v1/cases/{case_id}/settlements/{settlement_id}/reject": Route(OBJECT, 404, {}),
+    "POST /v1/cases/{case_id}/notes": Route(OBJECT, 404, {"body": "B's note"}),
+    "GET /v1/cases/{case_id}/notes": Route(OBJECT, 404),
+    "GET /v1/collections-policy": Route(OWN, 200),
+    "PUT /v1/collections-policy": Route(OWN, 200, "B's current collections policy"),
+    "GET /v1/tasks": Route(OWN, 200, empty_list=True),
+    "GET /v1/exports/adjustments.csv": Route(OWN, 200),  # a header row only
     # notify
     "GET /v1/escalation-policy": Route(OWN, 200),
     "PUT /v1/escalation-policy": Route(OWN, 200, "B's current escalation policy"),
@@ -89,6 +106,9 @@ ROUTES: dict[str, Route] = {
     "GET /v1/customers/{customer_id}/contact": Route(OBJECT, 404),
     # Customer ids are the processor's: B may know the same customer; it gets a contact of its own.
     "PUT /v1/customers/{customer_id}/contact": Route(OWN, 200, {"name": "B's view of the customer"}),
+    "GET /v1/customers/{customer_id}/b2b": Route(OBJECT, 404),
+    "PUT /v1/customers/{customer_id}/b2b": Route(OWN, 200, {"payment_terms_days": 60}),
+    "GET /v1/notifications/{delivery_id}/letter.pdf": Route(OBJECT, 404),
     "PUT /v1/notification-endpoints/{kind}": Route(OWN, 200, {"url": "https://b.example.com/hook"}),
     "GET /v1/notification-endpoints": Route(OWN, 200),
     "GET /v1/mail": Route(OWN, 200),
@@ -97,6 +117,15 @@ ROUTES: dict[str, Route] = {
         PUBLIC, reason="the customer's link: a signed token names the message"
     ),
     "POST /v1/unsubscribe/{token}": Route(PUBLIC, reason="as the GET (RFC 8058 one-click)"),
+    "GET /pay/{token}": Route(
+        PUBLIC,
+        reason="the customer's self-service page: a signed token names tenant and case; a token "
+        "of tenant B naming A's case finds nothing (tests/integration/retry/test_selfservice_page.py)",
+    ),
+    "POST /pay/{token}/method": Route(PUBLIC, reason="a form of the self-service page, as its GET"),
+    "POST /pay/{token}/promise": Route(PUBLIC, reason="a form of the self-service page, as its GET"),
+    "POST /pay/{token}/plan": Route(PUBLIC, reason="a form of the self-service page, as its GET"),
+    "POST /pay/{token}/dispute": Route(PUBLIC, reason="a form of the self-service page, as its GET"),
     "POST /v1/sms/inbound": Route(
         PUBLIC, reason="the SMS provider's webhook, signed; a STOP applies to every tenant (ADR 0007)"
     ),
@@ -146,10 +175,11 @@ async def tenant_a_objects(
     )
     [case] = (await client.get("/v1/cases", headers=auth)).json()["data"]
     now = datetime.now(UTC)
+    delivery_id = str(uuid.uuid4())
     async with db.unit_of_work() as uow:
         await uow.session.execute(
             deliveries.insert().values(
-                id=str(uuid.uuid4()),
+                id=delivery_id,
                 tenant_id=created.tenant_id,
                 key=f"a-marker-{uuid.uuid4()}",
                 case_id=case["id"],
@@ -165,11 +195,18 @@ async def tenant_a_objects(
                 sent_at=now,
             )
         )
+        await uow.session.execute(
+            letters.insert().values(
+                delivery_id=delivery_id, tenant_id=created.tenant_id, pdf=b"%PDF A-MARKER"
+            )
+        )
         await uow.commit()
     contact = {"name": "A-Marker Person", "email": "a-marker@example.com"}
     assert (
         await client.put(f"/v1/customers/{customer}/contact", json=contact, headers=auth)
     ).status_code == 200
+    b2b = {"payment_terms_days": 30, "contacts": [{"email": "a-marker-finance@example.com"}]}
+    assert (await client.put(f"/v1/customers/{customer}/b2b", json=b2b, headers=auth)).status_code == 200
     template = (await client.get("/v1/templates/reminder/email/en", headers=auth)).json()
     override = {
         "subject": template["subject"],
@@ -191,6 +228,17 @@ async def tenant_a_objects(
     assert (
         await client.put("/v1/processor-credentials/stripe", json=stripe, headers=auth)
     ).status_code == 200
+    # A's collections objects: a dispute awaiting an answer, a settlement awaiting approval, a note.
+    case_path = f"/v1/cases/{case['id']}"
+    dispute = {"reason": "quality", "details": "A-MARKER-DISPUTE"}
+    assert (await client.post(f"{case_path}/disputes", json=dispute, headers=auth)).status_code == 200
+    async with db.engine.connect() as conn:
+        dispute_id = await conn.scalar(text("SELECT id FROM retry.customer_disputes"))
+    offer = {"amount": 100, "reason": "A-MARKER-SETTLEMENT"}
+    settlement = await client.post(f"{case_path}/settlements", json=offer, headers=auth)
+    assert settlement.status_code == 200, settlement.text
+    note = {"kind": "call", "body": "A-MARKER-NOTE"}
+    assert (await client.post(f"{case_path}/notes", json=note, headers=auth)).status_code == 200
     mail_name = uuid.uuid4().hex + ".eml"
     mail = data_dir / "mail" / created.tenant_id / mail_name
     mail.parent.mkdir(parents=True)
@@ -212,6 +260,9 @@ async def tenant_a_objects(
             "locale": "en",
             "kind": "platform",
             "name": mail_name,
+            "dispute_id": str(dispute_id),
+            "settlement_id": settlement.json()["id"],
+            "delivery_id": delivery_id,
         },
         markers=[
             created.tenant_id,
@@ -239,8 +290,12 @@ async def snapshot_of_a(client: httpx.AsyncClient, a: TenantA) -> dict[str, Any]
         "/v1/processor-credentials/stripe",
         "/v1/templates/reminder/email/en",
         f"/v1/customers/{p['customer_id']}/contact",
+        f"/v1/customers/{p['customer_id']}/b2b",
         "/v1/notification-endpoints",
         "/v1/retry-policy",
+        "/v1/collections-policy",
+        f"/v1/cases/{p['case_id']}/notes",
+        "/v1/tasks",
         "/v1/escalation-policy",
         "/v1/mail",
         "/v1/notifications",
@@ -266,6 +321,8 @@ def documented_routes(document: dict[str, Any]) -> set[str]:
 async def body_for(client: httpx.AsyncClient, b_key: str, route: Route) -> Any:
     if route.body == "B's current retry policy":
         return (await client.get("/v1/retry-policy", headers=bearer(b_key))).json()
+    if route.body == "B's current collections policy":
+        return (await client.get("/v1/collections-policy", headers=bearer(b_key))).json()
     if route.body == "B's current escalation policy":
         return (await client.get("/v1/escalation-policy", headers=bearer(b_key))).json()
     if route.body == "B's template":

@@ -12,7 +12,9 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import structlog
 import uvicorn
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 
 from dunning.cli.settings import SystemSettings
@@ -22,6 +24,7 @@ from dunning.common.db import Database
 from dunning.common.events.topics import ALL_TOPICS
 from dunning.common.health import Health
 from dunning.common.http import build_app
+from dunning.common.http_server import server_config
 from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
 from dunning.common.relay import OutboxRelay, RelayConfig
 from dunning.common.tenancy import api as tenancy_api
@@ -30,12 +33,13 @@ from dunning.notify import app as notify
 from dunning.retry import app as retry
 
 Worker = Callable[[asyncio.Event], Awaitable[None]]
+log = structlog.get_logger(__name__)
 
 
 def serve_role(role: str, settings: SystemSettings) -> None:
     if role == "ingest":
         app = create_ingest_app(settings)
-        uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+        uvicorn.Server(server_config(app, settings)).run()
     elif role in ("relay", "retry", "notify"):
         # retry and notify open sealed secrets (Stripe keys, webhook secrets); the relay only moves events.
         settings.require("database_url", "kafka_bootstrap", *(("secret_key",) if role != "relay" else ()))
@@ -44,22 +48,38 @@ def serve_role(role: str, settings: SystemSettings) -> None:
         raise SystemExit(f"unknown role {role!r}")
 
 
+async def _until_broker_answers(step: Callable[[], Awaitable[None]]) -> None:
+    """Wait for the broker at start instead of exiting: a process (re)started while the broker
+    restarts would otherwise die, as the chaos run found, and crash-loop until it is back."""
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except KafkaError as exc:
+            log.warning("the broker does not answer yet; waiting", error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 async def _serve_workers(role: str, settings: SystemSettings) -> None:
     """Background workers plus a small HTTP server for probes and metrics; SIGTERM drains."""
     stop = asyncio.Event()
     bootstrap = settings.require_kafka_bootstrap()
     db = Database(settings.require_database_url())
     # Idempotent: creates only what is missing, with the intended partitions and replication.
-    await ensure_topics(
-        bootstrap,
-        topics_with_dlq(ALL_TOPICS),
-        partitions=settings.kafka_topic_partitions,
-        replication_factor=settings.kafka_replication_factor,
+    await _until_broker_answers(
+        lambda: ensure_topics(
+            bootstrap,
+            topics_with_dlq(ALL_TOPICS),
+            partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
     )
     producer = make_producer(
         bootstrap, enable_idempotence=settings.kafka_enable_idempotence, client_id=f"dunning-{role}"
     )
-    await producer.start()
+    await _until_broker_answers(producer.start)
     health = Health()
     health.add_check("database", db.ping)
 
@@ -110,25 +130,24 @@ async def _serve_workers(role: str, settings: SystemSettings) -> None:
             settings, db, retry_box, worker_id=pod or f"retry-{os.getpid()}"
         )
         health.add_heartbeat(executor.heartbeat)
-        workers += [consumer.run, executor.run]
+        collector = retry.collections_worker(
+            settings, db, retry_box, gateway, worker_id=pod or f"retry-{os.getpid()}"
+        )
+        health.add_heartbeat(collector.heartbeat)
+        workers += [consumer.run, executor.run, collector.run]
         closers.append(gateway.close)
         routers += retry.routers()  # the service serves its own /v1 slice (DESIGN §7)
         # Every role that serves tenant-key routes serves the tenancy slice too (docs/api.md).
         routers += tenancy_api.routers()
         installs.append(lambda app: tenancy_api.install(app, settings, retry_box))
-    app = build_app(title=f"Dunning {role}", routers=routers, health=health)
+        installs.append(lambda app: retry.install(app, settings, retry_box))
+    app = build_app(
+        title=f"Dunning {role}", routers=routers, health=health, max_body_size=settings.api_max_body_bytes
+    )
     app.state.db = db
     for install in installs:
         install(app)
-    server = QuietServer(
-        uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
-    )
+    server = QuietServer(server_config(app, settings))
     loop = asyncio.get_running_loop()
 
     def request_stop() -> None:

@@ -26,6 +26,7 @@ from dunning.common.db import Database
 from dunning.common.events.topics import ALL_TOPICS
 from dunning.common.health import Health
 from dunning.common.http import build_app
+from dunning.common.http_server import server_config
 from dunning.common.kafka import end_offsets, ensure_topics, make_producer, topics_with_dlq
 from dunning.common.migrations import MigrationSet, upgrade
 from dunning.common.relay import OutboxRelay, RelayConfig
@@ -114,11 +115,13 @@ def build_system_app(settings: SystemSettings, db: Database, box: SecretBox, hea
         routers=[*tenancy_api.routers(), *ingest.routers(), *retry.routers(), *notify.routers()],
         health=health,
         lifespan=lifespan,
+        max_body_size=settings.api_max_body_bytes,
     )
     app.state.db = db
     tenancy_api.install(app, settings, box)
     ingest.install(app, settings, db, box, SystemClock())
     notify.install(app, settings, box)
+    retry.install(app, settings, box)
     mount_dashboard(app)
     return app
 
@@ -156,6 +159,8 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     health.add_heartbeat(cases.heartbeat)
     executor, gateway = retry.attempt_executor(settings, db, box, worker_id=f"run-{os.getpid()}")
     health.add_heartbeat(executor.heartbeat)
+    collector = retry.collections_worker(settings, db, box, gateway, worker_id=f"run-{os.getpid()}")
+    health.add_heartbeat(collector.heartbeat)
     notify_consumer = notify.event_consumer(db, endpoints.kafka_bootstrap, producer)
     health.add_heartbeat(notify_consumer.heartbeat)
     walker = notify.walker(settings, db)
@@ -163,17 +168,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
     dispatcher, close_channels = notify.dispatcher(settings, db, box, worker_id=f"run-{os.getpid()}")
     health.add_heartbeat(dispatcher.heartbeat)
     app = build_system_app(settings, db, box, health)
-    server = QuietServer(
-        uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=20,
-        )
-    )
+    server = QuietServer(server_config(app, settings, lifespan="on", timeout_graceful_shutdown=20))
 
     def request_stop() -> None:
         if stop.is_set():
@@ -191,6 +186,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             janitor_task = group.create_task(janitor.run(stop))
             cases_task = group.create_task(cases.run(stop))
             executor_task = group.create_task(executor.run(stop))
+            collections_task = group.create_task(collector.run(stop))
             notify_tasks = [
                 group.create_task(worker.run(stop)) for worker in (notify_consumer, walker, dispatcher)
             ]
@@ -215,6 +211,7 @@ async def serve(settings: SystemSettings, endpoints: Endpoints) -> None:
             await janitor_task
             await cases_task
             await executor_task
+            await collections_task
             for task in notify_tasks:
                 await task
     finally:

@@ -171,7 +171,7 @@ async def test_a_worker_killed_mid_send_is_replaced_and_the_resend_is_recognisab
     await world.walker.walk_due()
     # A worker that claimed the messages and died before recording anything.
     async with world.db.unit_of_work() as uow:
-        claimed = await delivery_store.claim_due(
+        claimed, _ = await delivery_store.claim_due(
             uow.session, now=world.clock.now(), worker="dead-worker", batch=10, ttl=timedelta(minutes=5)
         )
         await uow.commit()
@@ -187,6 +187,86 @@ async def test_a_worker_killed_mid_send_is_replaced_and_the_resend_is_recognisab
     assert rows[0]["status"] == "sent"
     assert rows[0]["attempts"] == 2
     assert mail.message["Message-ID"] == rows[0]["provider_message_id"]
+
+
+async def test_a_slow_worker_renews_its_claim_before_sending_so_nobody_takes_it_over(
+    world: NotifyWorld,
+) -> None:
+    """Found by the chaos run: on a loaded machine a worker spent longer than the claim TTL
+    between claiming a batch and sending; another replica took the claim over and both sent the
+    same email. The claim is renewed when the worker decides to send, right before it does."""
+    await world.open_case()
+    await world.walker.walk_due()
+    ttl = timedelta(minutes=5)
+    async with world.db.unit_of_work() as uow:
+        claimed, _ = await delivery_store.claim_due(
+            uow.session, now=world.clock.now(), worker="slow-worker", batch=10, ttl=ttl
+        )
+        await uow.commit()
+    assert len(claimed) == 2
+    world.clock.advance(timedelta(minutes=4))  # slow, but still within its claim
+    async with world.db.unit_of_work() as uow:
+        for row in claimed:
+            assert await delivery_store.lock_claimed(
+                uow.session, row["id"], "slow-worker", now=world.clock.now()
+            )
+        await uow.commit()
+    world.clock.advance(timedelta(minutes=2))  # past the first claim's TTL: it is sending now
+    async with world.db.unit_of_work() as uow:
+        taken = await delivery_store.claim_due(
+            uow.session, now=world.clock.now(), worker="other-worker", batch=10, ttl=ttl
+        )
+        await uow.commit()
+    assert taken == ([], [])
+
+
+async def test_a_worker_killed_after_handing_an_email_over_is_not_followed_by_a_second_copy(
+    world: NotifyWorld,
+) -> None:
+    """Found by the chaos run (16 duplicates in 2000 with SIGKILLed notify replicas): a worker
+    killed between the SMTP server's acceptance and its own record left the row ``sending``, and
+    the next claim sent the message again. The hand-off is now committed before the server gets
+    the end of data; a claim that expires after it counts as sent, told once, never resent."""
+    case_id = await world.open_case()
+    await world.walker.walk_due()
+    ttl = timedelta(minutes=5)
+    async with world.db.unit_of_work() as uow:
+        claimed, _ = await delivery_store.claim_due(
+            uow.session, now=world.clock.now(), worker="dead-worker", batch=10, ttl=ttl
+        )
+        [email_row] = [row for row in claimed if row["channel"] == "email"]
+        # It rendered, passed the commit point, delivered, and died before recording "sent".
+        assert await delivery_store.hand_off(
+            uow.session, email_row["id"], "dead-worker", now=world.clock.now()
+        )
+        await uow.commit()
+    world.clock.advance(timedelta(minutes=6))
+    while await world.dispatcher.send_due():
+        pass
+
+    assert world.smtp.messages == []  # the dead worker's copy is the only one
+    [row] = await world.deliveries(case_id=case_id, channel="email")
+    assert row["status"] == "sent"
+    assert row["attempts"] == 1
+    assert "not sent again" in row["note"]
+    sent = [e for e in await world.outbox() if e.type == "dunning.notification.sent.v1"]
+    assert [e.data["channel"] for e in sent].count("email") == 1
+
+
+async def test_a_worker_whose_claim_was_taken_does_not_hand_the_email_over(world: NotifyWorld) -> None:
+    await world.open_case()
+    await world.walker.walk_due()
+    async with world.db.unit_of_work() as uow:
+        claimed, _ = await delivery_store.claim_due(
+            uow.session, now=world.clock.now(), worker="slow-worker", batch=10, ttl=timedelta(minutes=5)
+        )
+        await uow.commit()
+    async with world.db.unit_of_work() as uow:
+        for row in claimed:
+            assert not await delivery_store.hand_off(
+                uow.session, row["id"], "another-worker", now=world.clock.now()
+            )
+        await uow.commit()
 
 
 async def test_collections_hand_off_emits_the_case_file(world: NotifyWorld) -> None:

@@ -15,6 +15,7 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 NO_404 = {
     "GET /v1/customers/{customer_id}/notices": "an unknown customer has no notices: an empty page",
     "PUT /v1/customers/{customer_id}/contact": "creates the contact when there is none",
+    "PUT /v1/customers/{customer_id}/b2b": "creates the customer's B2B settings when there are none",
     "PUT /v1/notification-endpoints/{kind}": "kind is platform or agency (422 otherwise)",
     "GET /v1/unsubscribe/{token}": "customer-facing; notify's public_api.py does not declare its 404 yet",
     "POST /v1/unsubscribe/{token}": "as the GET",
@@ -58,10 +59,12 @@ def test_every_operation_has_a_summary_and_tags(document: dict[str, Any]) -> Non
 
 def test_every_error_is_documented_as_problem_json(document: dict[str, Any]) -> None:
     for method, path, op in operations(document):
+        # The customer's self-service page answers people, not programs: its errors are pages.
+        expected = ["text/html"] if path.startswith("/pay/") else ["application/problem+json"]
         for status, response in op["responses"].items():
             if status[0] in "45":
                 content = response.get("content", {})
-                assert list(content) == ["application/problem+json"], f"{method} {path} {status}: {content}"
+                assert list(content) == expected, f"{method} {path} {status}: {content}"
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert "request_id" in document["components"]["schemas"]["Problem"]["properties"]
 

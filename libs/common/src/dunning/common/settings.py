@@ -45,8 +45,23 @@ class CommonSettings(BaseSettings):
     # Per API key and per replica (an in-process token bucket): N replicas allow N times this.
     api_rate_per_second: float = Field(default=50.0, gt=0)
     api_rate_burst: int = Field(default=100, ge=1)
+    # HTTP limits against hostile clients (dunning.common.http_server): a whole request (headers
+    # and body) must arrive within this many seconds of its first byte, else the connection is
+    # closed (slowloris); idle keep-alive connections close after the keep-alive timeout; past
+    # this many open connections new requests get 503; bodies over the size get 413 (the webhook
+    # route's own, smaller limit still applies).
+    http_request_read_timeout: float = Field(default=30.0, gt=0)
+    http_keep_alive_timeout: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=1000, ge=1)
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # The operator's token for cross-tenant routes (/v1/tenants); unset turns those routes off.
     admin_token: SecretStr | None = None
+    # Where customers and the SMS provider reach us (unsubscribe and self-service links, the
+    # inbound-SMS webhook): the public host, reachable from the internet, that routes
+    # /v1/unsubscribe and /v1/sms/inbound to notify and /pay/ to retry. Unset: http://<host>:<port>.
+    public_url: str | None = None
+    # How long the self-service link in a message keeps working (dunning.common.selfservice_link).
+    self_service_link_days: int = Field(default=45, ge=1, le=365)
 
     @field_validator("admin_token")
     @classmethod
@@ -69,6 +84,9 @@ class CommonSettings(BaseSettings):
         self.require("kafka_bootstrap")
         assert self.kafka_bootstrap is not None
         return self.kafka_bootstrap
+
+    def public_base(self) -> str:
+        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
 
     def require_secret_key(self) -> str:
         self.require("secret_key")

@@ -15,8 +15,10 @@ from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.topics import PAYMENT_EVENTS_TOPIC, RECOVERY_EVENTS_TOPIC
 from dunning.common.migrations import MigrationSet
+from dunning.common.selfservice_link import SelfServiceLinks
 from dunning.notify.api import mail_folder, public_router
 from dunning.notify.api import routers as api_routers
+from dunning.notify.b2b_api import b2b_router
 from dunning.notify.channels.email import Mailer, mailer_for
 from dunning.notify.channels.eml_outbox import FileMailer
 from dunning.notify.channels.sms import SmsGateway
@@ -34,7 +36,7 @@ OUTBOX_SCHEMA = SCHEMA
 
 
 def routers() -> list[APIRouter]:
-    return [*api_routers(), public_router]
+    return [*api_routers(), b2b_router, public_router]
 
 
 def event_consumer(
@@ -105,12 +107,15 @@ def dispatcher(
             claim_ttl=timedelta(seconds=settings.notify_claim_ttl_seconds),
             max_attempts=settings.notify_max_attempts,
             enrich_after=timedelta(hours=settings.notify_enrich_hours),
+            self_service_link_days=settings.self_service_link_days,
         ),
         worker_id=worker_id,
+        links=SelfServiceLinks(settings.require_secret_key()),
     )
 
     async def close() -> None:
         await webhooks.aclose()
+        await channels.chat.aclose()
         await customers.close()
         if sms is not None:
             await sms.aclose()

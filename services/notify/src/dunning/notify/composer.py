@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.crypto import SecretBox
-from dunning.notify import delivery_store, repository
+from dunning.common.selfservice_link import DEFAULT_LINK_DAYS, SelfServiceLinks, self_service_url
+from dunning.notify import delivery_store, repository, statements
 from dunning.notify.channels.email import OutgoingEmail
 from dunning.notify.charges import message_charges
 from dunning.notify.contacts import ResolvedContact, resolve
 from dunning.notify.content.defaults import default_template
-from dunning.notify.content.facts import MessageFacts, PlanOffer
+from dunning.notify.content.facts import MessageFacts, PlanOffer, StatementLine
 from dunning.notify.content.render import RenderedMessage, TemplateProblem, TemplateSource, render
 from dunning.notify.domain.channels import Channel, TemplateName
 from dunning.notify.domain.compliance import (
@@ -46,9 +47,12 @@ class Composed:
     endpoint_url: str | None = None
     endpoint_secret: str | None = None
     payload: dict[str, Any] | None = None
+    letter_pdf: bytes | None = None  # a B2B demand letter, kept for GET /v1/notifications/{id}/letter.pdf
+    facts: dict[str, Any] | None = None  # the delivery's facts to store with it (a statement's record)
 
     def stored(self) -> dict[str, Any]:
-        return {
+        extra = {} if self.facts is None else {"facts": self.facts}
+        return extra | {
             "address": self.address,
             "locale": self.locale,
             "subject": self.rendered.subject if self.rendered else None,
@@ -68,6 +72,8 @@ async def compose(
     public_base: str,
     default_from: str,
     sms_available: bool,
+    links: SelfServiceLinks | None = None,
+    link_days: int = DEFAULT_LINK_DAYS,
 ) -> Composed:
     tenant, channel = delivery["tenant_id"], delivery["channel"]
     if delivery["case_id"]:
@@ -98,15 +104,38 @@ async def compose(
             verdict.address, verdict.locale = address, contact.locale
             return verdict
 
+    statement: tuple[StatementLine, ...] = ()
+    record = None
+    if statements.applies(delivery, policy.compliance.regime, contact.customer_type):
+        today = now.date()
+        covered = await statements.covering(session, delivery, day=today)
+        if covered is not None:
+            why = (
+                f"not sent: covered by the statement of {today.isoformat()} (delivery {covered.delivery_id}, "
+                f"case {covered.case_id}), which lists this invoice"
+            )
+            return Composed("suppress", why, statements.COVERED, address=address, locale=contact.locale)
+        statement, cases = await statements.lines(session, delivery, policy, today=today)
+        record = dict(delivery["facts"] or {}) | {"statement": {"day": today.isoformat(), "cases": cases}}
+
     unsubscribe_url = f"{public_base}/v1/unsubscribe/{tokens.make(delivery['id'])}"
-    facts = await _facts(session, delivery, contact, policy, now, unsubscribe_url)
+    page_url = None
+    if links is not None and delivery["case_id"]:
+        # A fresh link in every message: each one lives link_days from when it was sent.
+        link = links.make(
+            tenant_id=tenant, case_id=delivery["case_id"], now=now, days=link_days, locale=contact.locale
+        )
+        page_url = self_service_url(public_base, link)
+    facts = await _facts(session, delivery, contact, policy, now, unsubscribe_url, page_url, statement)
     rendered, note = await _render(session, delivery, facts, contact.locale)
+    if statement:
+        note += f"; a statement of {len(statement)} unpaid invoices"
     if channel == Channel.WEBHOOK:
         payload = _notice_payload(delivery, rendered, facts, contact.locale, now)
         found = await _to_endpoint(session, box, tenant, "platform", payload, contact.locale)
         found.rendered = rendered
         return found
-    composed = Composed("send", note, address=address, locale=contact.locale, rendered=rendered)
+    composed = Composed("send", note, address=address, locale=contact.locale, rendered=rendered, facts=record)
     if channel == Channel.EMAIL:
         assert address is not None
         sender = policy.sender
@@ -182,6 +211,8 @@ async def _facts(
     policy: NotifyPolicyBody,
     now: datetime,
     unsubscribe_url: str,
+    page_url: str | None,
+    statement: tuple[StatementLine, ...] = (),
 ) -> MessageFacts:
     invoice = (
         await repository.invoice_facts(session, delivery["tenant_id"], delivery["invoice_id"])
@@ -216,6 +247,8 @@ async def _facts(
     plan = None
     if (
         offer is not None
+        # A plan is worked out for one debt; a statement of several would offer the wrong sum.
+        and len(statement) <= 1
         and delivery["level"] is not None
         and delivery["level"] >= offer.from_level
         and amount
@@ -236,6 +269,7 @@ async def _facts(
         due_date=due,
         update_payment_url=invoice["hosted_invoice_url"] if invoice else None,
         unsubscribe_url=unsubscribe_url,
+        self_service_url=page_url,
         support_email=policy.sender.support_email,
         fee=charges.fee or None,
         interest=charges.interest or None,
@@ -247,6 +281,7 @@ async def _facts(
         card_exp_year=extra.get("card_exp_year"),
         renewal_date=date.fromisoformat(extra["renewal_date"]) if extra.get("renewal_date") else None,
         renewal_amount=int(renewal_amount) if renewal_amount is not None else None,
+        statement=statement,
     )
 
 
@@ -294,6 +329,7 @@ def _notice_payload(
             "amount": facts.amount,
             "currency": facts.currency,
             "update_payment_url": facts.update_payment_url,
+            "self_service_url": facts.self_service_url,
         },
     }
 

@@ -11,11 +11,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, func, select, text, update
+from sqlalchemy import RowMapping, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dunning.notify.tables import SCHEMA, deliveries
+from dunning.notify.tables import SCHEMA, deliveries, letters
 
 OPEN_STATES = ("scheduled", "held")
 
@@ -67,14 +67,36 @@ async def schedule(
     return delivery_id if result.first() is not None else None
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, worker: str, batch: int, ttl: timedelta
-) -> list[RowMapping]:
+async def take_back_expired(session: AsyncSession, *, now: datetime, ttl: timedelta) -> list[RowMapping]:
+    """Claims older than ``ttl`` belong to workers that went away: what they had not handed over
+    goes back to ``scheduled``; what they had handed over counts as sent (ADR 0007), and those
+    rows are returned so their ``notification.sent`` can be told."""
+    expired = and_(deliveries.c.status == "sending", deliveries.c.claimed_at < now - ttl)
     await session.execute(
         update(deliveries)
-        .where(deliveries.c.status == "sending", deliveries.c.claimed_at < now - ttl)
+        .where(expired, deliveries.c.handed_off_at.is_(None))
         .values(status="scheduled", claimed_by=None, note="taken again: the worker that claimed it went away")
     )
+    result = await session.execute(
+        update(deliveries)
+        .where(expired, deliveries.c.handed_off_at.is_not(None))
+        .values(
+            status="sent",
+            sent_at=deliveries.c.handed_off_at,
+            claimed_by=None,
+            updated_at=func.now(),
+            note="sent: the worker stopped after handing the message over, so it is not sent again",
+        )
+        .returning(*deliveries.c)
+    )
+    return list(result.mappings())
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, worker: str, batch: int, ttl: timedelta
+) -> tuple[list[RowMapping], list[RowMapping]]:
+    """Due deliveries claimed for ``worker``, and the expired claims that count as sent."""
+    handed_off = await take_back_expired(session, now=now, ttl=ttl)
     result = await session.execute(
         text(
             f"UPDATE {SCHEMA}.deliveries SET status = 'sending', claimed_at = :now, claimed_by = :me, "
@@ -85,29 +107,62 @@ async def claim_due(
         ),
         {"now": now, "me": worker, "n": batch},
     )
-    return [row._mapping for row in result]
+    return [row._mapping for row in result], handed_off
 
 
-async def lock_claimed(session: AsyncSession, delivery_id: str, worker: str) -> RowMapping | None:
-    """The delivery, locked, if this worker still holds the claim."""
+async def lock_claimed(
+    session: AsyncSession, delivery_id: str, worker: str, *, now: datetime
+) -> RowMapping | None:
+    """The delivery, locked, if this worker still holds the claim; the claim is renewed.
+
+    Renewing here, right before the message is handed to its channel, makes the claim TTL
+    count from this check instead of from the batch's claim: a worker slowed down by a busy
+    machine (a batch, enrichment, rendering) is not taken over while it is about to send, which
+    sent the same message twice in the chaos run.
+    """
     row = await session.execute(
-        select(deliveries)
+        update(deliveries)
         .where(
             deliveries.c.id == delivery_id,
             deliveries.c.status == "sending",
             deliveries.c.claimed_by == worker,
         )
-        .with_for_update()
+        .values(claimed_at=now)
+        .returning(*deliveries.c)
     )
     return row.mappings().first()
 
 
-async def finish(session: AsyncSession, delivery_id: str, *, status: str, **values: Any) -> None:
-    await session.execute(
+async def hand_off(session: AsyncSession, delivery_id: str, worker: str, *, now: datetime) -> bool:
+    """Record that the message is past its channel's point of no return, if ``worker`` still
+    holds the claim (the claim is renewed too). False: the claim is gone; do not send."""
+    result = await session.execute(
         update(deliveries)
-        .where(deliveries.c.id == delivery_id)
-        .values(status=status, claimed_by=None, updated_at=func.now(), **values)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.status == "sending",
+            deliveries.c.claimed_by == worker,
+        )
+        .values(handed_off_at=now, claimed_at=now)
+        .returning(deliveries.c.id)
     )
+    return result.first() is not None
+
+
+async def finish(
+    session: AsyncSession, delivery_id: str, *, status: str, worker: str | None = None, **values: Any
+) -> bool:
+    """Settle the delivery; with ``worker``, only while that worker still holds the claim."""
+    where = [deliveries.c.id == delivery_id]
+    if worker is not None:
+        where += [deliveries.c.status == "sending", deliveries.c.claimed_by == worker]
+    result = await session.execute(
+        update(deliveries)
+        .where(*where)
+        .values(status=status, claimed_by=None, updated_at=func.now(), **values)
+        .returning(deliveries.c.id)
+    )
+    return result.first() is not None
 
 
 async def store_content(session: AsyncSession, delivery_id: str, **values: Any) -> None:
@@ -128,6 +183,7 @@ async def reschedule(
             next_attempt_at=at,
             note=note,
             claimed_by=None,
+            handed_off_at=None,
             updated_at=func.now(),
             **values,
         )
@@ -205,6 +261,21 @@ async def of_case(session: AsyncSession, tenant_id: str, case_id: str) -> list[R
         .order_by(deliveries.c.created_at, deliveries.c.id)
     )
     return list(rows.mappings())
+
+
+async def store_letter(session: AsyncSession, delivery: Any, pdf: bytes) -> None:
+    """The PDF a demand letter carries; a resend's (identical) letter replaces it."""
+    statement = insert(letters).values(delivery_id=delivery["id"], tenant_id=delivery["tenant_id"], pdf=pdf)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["delivery_id"], set_={"pdf": statement.excluded.pdf})
+    )
+
+
+async def letter_pdf(session: AsyncSession, tenant_id: str, delivery_id: str) -> bytes | None:
+    found = await session.scalar(
+        select(letters.c.pdf).where(letters.c.tenant_id == tenant_id, letters.c.delivery_id == delivery_id)
+    )
+    return bytes(found) if found is not None else None
 
 
 async def get(session: AsyncSession, delivery_id: str) -> RowMapping | None:

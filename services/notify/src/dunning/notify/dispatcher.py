@@ -17,21 +17,28 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dunning.common.clock import Clock, SystemClock
 from dunning.common.crypto import SecretBox
 from dunning.common.db import Database
 from dunning.common.events.notification import NotificationEventType, OptedOutData
 from dunning.common.health import Heartbeat
+from dunning.common.selfservice_link import DEFAULT_LINK_DAYS, SelfServiceLinks
 from dunning.common.tenancy.service import processor_credentials_for
 from dunning.common.timers import run_rounds
 from dunning.notify import delivery_store, escalation_events, repository
+from dunning.notify.channels.chat import ChatSender
 from dunning.notify.channels.email import Mailer
 from dunning.notify.channels.errors import DeliveryError
 from dunning.notify.channels.sms import SmsGateway
 from dunning.notify.channels.webhooks import WebhookSender
 from dunning.notify.composer import Composed, compose
 from dunning.notify.customers import StripeCustomers
+from dunning.notify.demand_letters import B2B_LETTER
+from dunning.notify.internal_escalation import INTERNAL_CHANNELS, INTERNAL_CHAT, INTERNAL_EMAIL
+from dunning.notify.internal_summary import compose_internal
+from dunning.notify.letter_compose import compose_letter
 from dunning.notify.metrics import MESSAGES
 from dunning.notify.unsubscribe import UnsubscribeTokens
 
@@ -51,6 +58,7 @@ class DispatcherConfig:
     first_backoff: timedelta = timedelta(minutes=1)
     max_backoff: timedelta = timedelta(hours=6)
     enrich_after: timedelta = timedelta(hours=24)
+    self_service_link_days: int = DEFAULT_LINK_DAYS
 
 
 @dataclass(slots=True)
@@ -64,10 +72,15 @@ class ChannelSet:
     # is wall time even when the business clock is simulated.
     wall_clock: Clock = field(default_factory=SystemClock)
     customers: StripeCustomers | None = None  # enrichment from the processor, when wanted
+    chat: ChatSender = field(default_factory=ChatSender)  # internal escalations to a team's chat
 
     def mailer(self, tenant_id: str) -> Mailer:
         mailer: Mailer = self.mailer_for(tenant_id)
         return mailer
+
+
+class ClaimLost(Exception):
+    """Another worker took the delivery over before this one handed the message to its channel."""
 
 
 class DeliveryDispatcher:
@@ -81,12 +94,14 @@ class DeliveryDispatcher:
         config: DispatcherConfig,
         *,
         worker_id: str,
+        links: SelfServiceLinks | None = None,
     ) -> None:
         self._db = db
         self._box = box
         self._clock = clock
         self._channels = channels
         self._tokens = tokens
+        self._links = links
         self._config = config
         self._worker = worker_id
         self.heartbeat = Heartbeat("notify-dispatcher", stale_after=max(60.0, config.poll_interval * 10))
@@ -107,10 +122,17 @@ class DeliveryDispatcher:
         now = self._clock.now()
         cfg = self._config
         async with self._db.unit_of_work() as uow:
-            claimed = await delivery_store.claim_due(
+            claimed, handed_off = await delivery_store.claim_due(
                 uow.session, now=now, worker=self._worker, batch=cfg.batch, ttl=cfg.claim_ttl
             )
+            for gone in handed_off:
+                await escalation_events.delivery_outcome(
+                    uow.session, NotificationEventType.NOTIFICATION_SENT, gone, at=gone["sent_at"]
+                )
             await uow.commit()
+        for gone in handed_off:
+            MESSAGES.labels(gone["channel"], "sent").inc()
+            log.warning("a stopped worker had handed this message over: counted as sent", delivery=gone["id"])
         # The batch goes out concurrently: each delivery has its own transactions and its own
         # channel call, and most of a send is waiting on an SMTP server or an HTTP API.
         await asyncio.gather(*(self._deliver_guarded(row) for row in claimed))
@@ -155,19 +177,12 @@ class DeliveryDispatcher:
         now = self._clock.now()
         await self._enrich(row, now)
         async with self._db.unit_of_work() as uow:
-            locked = await delivery_store.lock_claimed(uow.session, row["id"], self._worker)
+            locked = await delivery_store.lock_claimed(
+                uow.session, row["id"], self._worker, now=self._clock.now()
+            )
             if locked is None:
                 return  # the claim expired and another worker has it
-            composed = await compose(
-                uow.session,
-                locked,
-                now=now,
-                box=self._box,
-                tokens=self._tokens,
-                public_base=self._config.public_base,
-                default_from=self._config.default_from,
-                sms_available=self._channels.sms is not None,
-            )
+            composed = await self._compose(uow.session, locked, now)
             if composed.verdict == "defer":
                 assert composed.until is not None
                 await delivery_store.reschedule(
@@ -199,6 +214,8 @@ class DeliveryDispatcher:
                     )
             else:
                 await delivery_store.store_content(uow.session, row["id"], **composed.stored())
+                if composed.letter_pdf is not None:
+                    await delivery_store.store_letter(uow.session, locked, composed.letter_pdf)
             await uow.commit()
         if composed.verdict != "send":
             MESSAGES.labels(row["channel"], _OUTCOMES[composed.verdict]).inc()
@@ -208,19 +225,25 @@ class DeliveryDispatcher:
             return
         try:
             provider_id = await self._transmit(row, composed)
+        except ClaimLost:
+            log.warning("claim lost before the message was handed over; not sent", delivery=row["id"])
+            return
         except DeliveryError as exc:
             await self._settle_failure(row, exc, composed)
             return
         async with self._db.unit_of_work() as uow:
             sent_at = self._clock.now()
-            await delivery_store.finish(
+            settled = await delivery_store.finish(
                 uow.session,
                 row["id"],
                 status="sent",
+                worker=self._worker,
                 sent_at=sent_at,
                 provider_message_id=provider_id,
                 note="sent",
             )
+            if not settled:
+                return  # the claim expired after the hand-off; whoever took it back told it
             current = await delivery_store.get(uow.session, row["id"])
             await escalation_events.delivery_outcome(
                 uow.session, NotificationEventType.NOTIFICATION_SENT, current, at=sent_at
@@ -229,11 +252,43 @@ class DeliveryDispatcher:
         MESSAGES.labels(row["channel"], "sent").inc()
         log.info("message sent", delivery=row["id"], channel=row["channel"], level=row["level"])
 
+    async def _compose(self, session: AsyncSession, locked: Any, now: datetime) -> Composed:
+        """The channel's composer: the team's alert, a B2B letter, or the customer's message."""
+        cfg = self._config
+        if locked["channel"] in INTERNAL_CHANNELS:
+            return await compose_internal(
+                session, locked, now=now, public_base=cfg.public_base, default_from=cfg.default_from
+            )
+        if locked["channel"] == B2B_LETTER:
+            return await compose_letter(
+                session,
+                locked,
+                now=now,
+                default_from=cfg.default_from,
+                public_base=cfg.public_base,
+                links=self._links,
+                link_days=cfg.self_service_link_days,
+            )
+        return await compose(
+            session,
+            locked,
+            now=now,
+            box=self._box,
+            tokens=self._tokens,
+            public_base=cfg.public_base,
+            default_from=cfg.default_from,
+            sms_available=self._channels.sms is not None,
+            links=self._links,
+            link_days=cfg.self_service_link_days,
+        )
+
     async def _transmit(self, row: Any, composed: Composed) -> str | None:
         channel = row["channel"]
-        if channel == "email":
+        if channel in ("email", INTERNAL_EMAIL, B2B_LETTER):
             assert composed.email is not None
-            return await self._channels.mailer(row["tenant_id"]).send(composed.email)
+            return await self._channels.mailer(row["tenant_id"]).send(
+                composed.email, commit_point=lambda: self._hand_off(row["id"])
+            )
         if channel == "sms":
             assert self._channels.sms is not None
             assert composed.address
@@ -253,7 +308,21 @@ class DeliveryDispatcher:
                 timestamp=self._channels.wall_clock.now(),
             )
             return f"http_{status}"
+        if channel == INTERNAL_CHAT:
+            assert composed.endpoint_url
+            assert composed.payload is not None
+            status = await self._channels.chat.send(composed.endpoint_url, str(composed.payload["text"]))
+            return f"http_{status}"
         return None  # in-app: stored is delivered; the platform reads the feed
+
+    async def _hand_off(self, delivery_id: str) -> None:
+        """The email's commit point (ADR 0007): committed before the server gets its end of data."""
+        async with self._db.unit_of_work() as uow:
+            now = self._clock.now()
+            held = await delivery_store.hand_off(uow.session, delivery_id, self._worker, now=now)
+            await uow.commit()
+        if not held:
+            raise ClaimLost(delivery_id)
 
     async def _settle_failure(self, row: Any, exc: DeliveryError, composed: Composed | None = None) -> None:
         now = self._clock.now()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
@@ -108,6 +110,70 @@ class SenderBody(_Strict):
     support_email: EmailStr | None = None
 
 
+class InternalEscalationBody(_Strict):
+    """Tell the account owner or sales team when a case reaches a level (they often know why)."""
+
+    enabled: bool = False
+    level: int | str = Field(
+        default=2,
+        description="The level (index from 0, or name) whose reaching alerts the team; "
+        "a case whose policy has no such level alerts nobody.",
+    )
+    recipients: list[EmailStr] = Field(default_factory=list, max_length=20)
+    chat_webhook_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description='A Slack-compatible incoming webhook (POST {"text": ...}); https only.',
+    )
+    owner_override: bool = Field(
+        default=True,
+        description="A customer whose contact names an account_owner_email alerts that owner "
+        "instead of `recipients`.",
+    )
+
+    @model_validator(mode="after")
+    def _reachable(self) -> InternalEscalationBody:
+        if isinstance(self.level, int) and not 0 <= self.level < 20:
+            raise ValueError("internal_escalation.level is a level index from 0 to 19, or a level name")
+        if self.chat_webhook_url is not None:
+            internal_chat_url(self.chat_webhook_url)
+        if self.enabled and not (self.recipients or self.chat_webhook_url or self.owner_override):
+            raise ValueError("internal_escalation needs recipients, a chat_webhook_url or owner_override")
+        return self
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def internal_chat_url(url: str) -> str:
+    """The chat webhook URL, if it is https (or http to this machine, for local setups and tests)."""
+    parts = urlsplit(url)
+    if parts.username or parts.password or not parts.hostname:
+        raise ValueError("chat_webhook_url must be an absolute URL without credentials")
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS):
+        return url
+    raise ValueError("chat_webhook_url must be https (http only to localhost)")
+
+
+class B2BPolicyBody(_Strict):
+    """The B2B track (ADR 0010): demand letters as PDF for business debtors."""
+
+    demand_letter_days: list[int] = Field(
+        default_factory=lambda: [30, 60, 90],
+        max_length=6,
+        description="Days overdue at which a b2b case's demand letter (PDF) goes out, each once; "
+        "strictly increasing, 1 to 365; empty turns letters off.",
+    )
+    pay_within_days: int = Field(default=14, ge=1, le=90, description="The deadline a letter sets.")
+
+    @model_validator(mode="after")
+    def _increasing(self) -> B2BPolicyBody:
+        days = self.demand_letter_days
+        if any(not 1 <= d <= 365 for d in days) or any(b <= a for a, b in pairwise(days)):
+            raise ValueError("b2b.demand_letter_days must be strictly increasing days from 1 to 365")
+        return self
+
+
 class NotifyPolicyBody(_Strict):
     """A tenant's escalation and messaging policy. Every key has a sensible default."""
 
@@ -120,6 +186,8 @@ class NotifyPolicyBody(_Strict):
     plan_offer: PlanOfferBody | None = None
     pre_dunning: PreDunningBody = Field(default_factory=PreDunningBody)
     sender: SenderBody = Field(default_factory=SenderBody)
+    internal_escalation: InternalEscalationBody = Field(default_factory=InternalEscalationBody)
+    b2b: B2BPolicyBody = Field(default_factory=B2BPolicyBody)
 
     @model_validator(mode="after")
     def _consistent(self) -> NotifyPolicyBody:
@@ -132,6 +200,11 @@ class NotifyPolicyBody(_Strict):
         for index, rule in enumerate(self.segments):
             if rule.policy not in self.policies:
                 raise ValueError(f"segments[{index}] names unknown policy {rule.policy!r}")
+        alert = self.internal_escalation
+        if alert.enabled and isinstance(alert.level, str):
+            names = {level.name for body in self.policies.values() for level in body.levels}
+            if alert.level not in names:
+                raise ValueError(f"internal_escalation.level {alert.level!r} names no level of any policy")
         compliance_rules(self)  # e.g. a third_party_consumer window wider than the law allows
         return self
 

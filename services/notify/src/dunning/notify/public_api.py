@@ -16,6 +16,7 @@ from dunning.common.auth import database
 from dunning.common.clock import Clock, SystemClock
 from dunning.common.db import Database
 from dunning.common.events.notification import OptedOutData
+from dunning.common.openapi import problem_response, problem_responses
 from dunning.common.problems import Problem
 from dunning.notify import delivery_store, escalation_events, repository
 from dunning.notify.channels.sms import verify_twilio_signature
@@ -60,7 +61,7 @@ async def _delivery_for(request: Request, db: Database, token: str) -> dict[str,
     return dict(found)
 
 
-@public_router.get("/unsubscribe/{token}", response_class=HTMLResponse, include_in_schema=True)
+@public_router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=problem_responses(404))
 async def unsubscribe_page(request: Request, db: DatabaseDep, token: Token) -> HTMLResponse:
     """A confirmation page: link scanners that follow every GET must not unsubscribe anyone."""
     found = await _delivery_for(request, db, token)
@@ -73,7 +74,7 @@ async def unsubscribe_page(request: Request, db: DatabaseDep, token: Token) -> H
     return HTMLResponse(_PAGE.format(title="Unsubscribe", body=body, form=form))
 
 
-@public_router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@public_router.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=problem_responses(404))
 async def unsubscribe(request: Request, db: DatabaseDep, token: Token) -> HTMLResponse:
     """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``) and the page's button alike."""
     found = await _delivery_for(request, db, token)
@@ -107,7 +108,16 @@ async def unsubscribe(request: Request, db: DatabaseDep, token: Token) -> HTMLRe
     return HTMLResponse(_PAGE.format(title="Unsubscribed", body=body, form=""))
 
 
-@public_router.post("/sms/inbound", summary="Inbound SMS (Twilio webhook): STOP / START replies")
+@public_router.post(
+    "/sms/inbound",
+    summary="Inbound SMS (Twilio webhook): STOP / START replies",
+    response_class=Response,
+    responses={
+        200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}},
+        **problem_responses(400, 404, 413),
+        403: problem_response(403, "The X-Twilio-Signature does not match (problem+json)"),
+    },
+)
 async def sms_inbound(request: Request, db: DatabaseDep) -> Response:
     settings: NotifySettings = request.app.state.notify_settings
     if settings.sms_auth_token is None:

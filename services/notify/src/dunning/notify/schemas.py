@@ -75,6 +75,9 @@ class ContactBody(BaseModel):
     opt_out_channels: list[Channel] = Field(
         default_factory=list, description="Channels the customer refused."
     )
+    account_owner_email: EmailStr | None = Field(
+        default=None, description="Who in the tenant's team owns this account: internal escalations go there."
+    )
 
 
 class OptOut(BaseModel):

@@ -18,10 +18,6 @@ class NotifySettings(CommonSettings):
     sms_account_sid: str | None = None
     sms_auth_token: SecretStr | None = None
     sms_from: str | None = None
-    # Where customers and the SMS provider reach us (unsubscribe links, the inbound-SMS webhook):
-    # the public host, reachable from the internet, that routes /v1/unsubscribe and
-    # /v1/sms/inbound to notify. Unset: http://<http_host>:<http_port>.
-    public_url: str | None = None
     # The From address when a tenant set none of its own (policy sender.from_address).
     mail_from: str = "billing@dunning.localhost"
     notify_worker_batch: int = Field(default=20, ge=1, le=500)
@@ -29,6 +25,3 @@ class NotifySettings(CommonSettings):
     # A delivery claimed longer ago than this belongs to a worker that died mid-send.
     notify_claim_ttl_seconds: float = Field(default=300.0, ge=1)
     notify_max_attempts: int = Field(default=8, ge=1, le=50)
-
-    def public_base(self) -> str:
-        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")

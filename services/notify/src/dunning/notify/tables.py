@@ -106,6 +106,9 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("claimed_by", Text),
     Column("claimed_at", DateTime(timezone=True)),
+    # Set, in its own commit, when an email's content is with the server and only the end of
+    # data is left to send (ADR 0007): from then on the message counts as sent.
+    Column("handed_off_at", DateTime(timezone=True)),
     Column("address", Text),
     Column("locale", Text),
     Column("subject", Text),
@@ -184,6 +187,45 @@ endpoints = Table(
     Column("secret_sealed", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The B2B track (ADR 0010): what the platform set per business customer (payment terms, extra
+# contacts with roles), kept apart from the contact override, which PUT .../contact replaces whole.
+b2b_customers = Table(
+    "b2b_customers",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("customer_id", Text, primary_key=True),
+    Column("payment_terms_days", Integer),
+    Column("contacts", JSONB, nullable=False, server_default=text("'[]'::jsonb")),  # [{email, role, name}]
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One durable timer per b2b case: the demand-letter thresholds (days overdue) snapshotted when the
+# case's escalation started, which of them fired, and when the next one is due.
+letter_timers = Table(
+    "letter_timers",
+    metadata,
+    Column("case_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("customer_id", Text),
+    Column("invoice_id", Text, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("thresholds", ARRAY(Integer), nullable=False),
+    Column("fired", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    Column("next_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_letter_timers_due", "next_at", postgresql_where=text("next_at IS NOT NULL")),
+)
+
+# The PDF a demand-letter delivery carried, served by GET /v1/notifications/{id}/letter.pdf.
+letters = Table(
+    "letters",
+    metadata,
+    Column("delivery_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 inbox = inbox_table(metadata)

@@ -17,7 +17,7 @@ from dunning.common.db import Database
 from dunning.common.events.notification import HandedOffData
 from dunning.common.health import Heartbeat
 from dunning.common.timers import run_rounds
-from dunning.notify import delivery_store, escalation_events, repository
+from dunning.notify import delivery_store, demand_letters, escalation_events, internal_escalation, repository
 from dunning.notify.charges import message_charges
 from dunning.notify.contacts import resolve
 from dunning.notify.domain.escalation import next_level
@@ -55,14 +55,16 @@ class EscalationWalker:
         )
 
     async def walk_due(self) -> int:
-        """Advance every due escalation by one level; how many advanced."""
+        """Advance every due escalation by one level and fire due demand-letter thresholds (ADR
+        0010); the larger of the two counts, so a full batch of either brings another round."""
         now = self._clock.now()
         async with self._db.unit_of_work() as uow:
             rows = await repository.claim_due_escalations(uow.session, now=now, batch=self._config.batch)
             for row in rows:
                 await self._reach_level(uow.session, row, now)
+            letters = await demand_letters.fire_due(uow.session, now=now, batch=self._config.batch)
             await uow.commit()
-        return len(rows)
+        return max(len(rows), letters)
 
     async def _reach_level(self, session: AsyncSession, row: Any, now: datetime) -> None:
         policy = to_policy(PolicyBody.model_validate(row["policy"]))
@@ -86,6 +88,8 @@ class EscalationWalker:
             )
         if level.hand_off:
             await self._hand_off(session, row, index, now)
+        await demand_letters.arm(session, row)
+        alerted = await internal_escalation.plan(session, row, index=index, level_name=level.name, now=now)
         following = next_level(policy, reached=index, opened_at=row["opened_at"], previous_sent_at=now)
         await repository.update_escalation(
             session,
@@ -102,6 +106,8 @@ class EscalationWalker:
         note = f"reached level {index} ({level.name}) on {channels}"
         if following:
             note += f"; next {following.level.name!r} due {following.why}"
+        if alerted:
+            note += f"; {internal_escalation.describe(alerted)}"
         await escalation_events.level_changed(
             session,
             tenant_id=tenant,

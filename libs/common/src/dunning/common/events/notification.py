@@ -49,7 +49,10 @@ class NotificationData(_Base):
     level: int | None = Field(default=None, ge=0, description="Escalation level index; null for pre-dunning.")
     level_name: str | None = None
     template: str = Field(description="friendly | reminder | firm | final_notice | collections | ...")
-    channel: str = Field(description="email | sms | in_app | webhook | agency (the collections hand-off)")
+    channel: str = Field(
+        description="email | sms | in_app | webhook | agency (the collections hand-off) | "
+        "internal_email | internal_chat (internal escalation to the tenant's team)"
+    )
     locale: str | None = None
     address: str | None = Field(
         default=None, description="Masked recipient (e.g. 'j***@example.com'); never the full address."

@@ -31,6 +31,8 @@ _BUTTON_STYLE: Final = (
     "display:inline-block;padding:12px 20px;background-color:#1a56db;color:#ffffff;"
     "text-decoration:none;border-radius:6px;font-weight:bold;"
 )
+_LINK_STYLE: Final = "color:#1a56db;text-decoration:underline;"
+_PRE_DUNNING: Final = frozenset({TemplateName.CARD_EXPIRING, TemplateName.UPCOMING_RENEWAL})
 
 
 def default_template(template: TemplateName, channel: Channel, locale: str) -> TemplateSource:
@@ -43,8 +45,17 @@ def _compose(template: TemplateName, channel: Channel, lang: str) -> TemplateSou
     layout = _sections(lang, "_layout")
     wording = _sections(lang, template.value)
     body = _PLACEHOLDER.sub(lambda m: layout[m.group(1)], wording["body"])
-    action = "{% if update_payment_url %}" + layout["action_line"].replace("<<action>>", wording["action"])
-    action += "{% endif %}"
+    # Messages about money owed lead to the customer's self-service page (pay, promise, plan,
+    # dispute) when there is one; the processor's hosted invoice stays as a direct "pay" link.
+    # SMS keeps the shorter hosted link: the page's link would cost a second segment.
+    owed = template not in _PRE_DUNNING
+    link = "self_service_url or update_payment_url" if owed else "update_payment_url"
+    action = f"{{% if {link} %}}" + layout["action_line"].replace("<<action>>", wording["action"])
+    action = action.replace("<<link>>", f"{{{{ {link} }}}}") + "{% endif %}"
+    if owed:
+        action += "\n\n{% if self_service_url %}" + layout["options_line"] + "{% endif %}"
+        action += "\n\n{% if self_service_url and update_payment_url %}" + layout["pay_now_line"]
+        action += "{% endif %}"
     if channel is Channel.SMS:
         return TemplateSource(subject=None, text=wording["sms"], html=None)
     if channel is Channel.IN_APP:
@@ -55,9 +66,17 @@ def _compose(template: TemplateName, channel: Channel, lang: str) -> TemplateSou
         return TemplateSource(subject=wording["subject"], text=text, html=None)
     text = _join(layout["greeting"], body, action, layout["support"], layout["signoff"])
     button = (
-        f'{{% if update_payment_url %}}<p style="margin:24px 0;"><a href="{{{{ update_payment_url }}}}" '
+        f'{{% if {link} %}}<p style="margin:24px 0;"><a href="{{{{ {link} }}}}" '
         f'style="{_BUTTON_STYLE}">{_escape_literal(wording["action"])}</a></p>\n{{% endif %}}'
     )
+    if owed:
+        button += (
+            f'{{% if self_service_url %}}<p style="{_PARAGRAPH_STYLE}">'
+            f"{_escape_literal(layout['options_line'])}</p>\n{{% endif %}}"
+            f'{{% if self_service_url and update_payment_url %}}<p style="{_PARAGRAPH_STYLE}">'
+            f'<a href="{{{{ update_payment_url }}}}" style="{_LINK_STYLE}">'
+            f"{_escape_literal(layout['pay_now_link'])}</a></p>\n{{% endif %}}"
+        )
     paragraphs = [
         *_html_paragraphs(layout["greeting"]),
         *_html_paragraphs(body),

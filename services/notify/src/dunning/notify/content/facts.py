@@ -18,6 +18,18 @@ class PlanOffer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StatementLine:
+    """One unpaid invoice in a b2b statement; charges are any fee, interest and compensation."""
+
+    number: str
+    due_date: date
+    days_overdue: int
+    amount: int  # minor units
+    currency: str
+    charges: int = 0  # minor units, same currency
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageFacts:
     """The facts of one message; None means "unknown, do not mention"."""
 
@@ -28,7 +40,8 @@ class MessageFacts:
     customer_name: str | None = None
     invoice_number: str | None = None
     due_date: date | None = None
-    update_payment_url: str | None = None
+    update_payment_url: str | None = None  # the processor's hosted invoice page
+    self_service_url: str | None = None  # the customer's signed page: pay, promise, plan, dispute
     unsubscribe_url: str | None = None
     support_email: str | None = None
     fee: int | None = None  # dunning or late fee
@@ -41,6 +54,8 @@ class MessageFacts:
     card_exp_year: int | None = None
     renewal_date: date | None = None
     renewal_amount: int | None = None
+    # A b2b statement: every unpaid invoice of the customer, in place of this invoice alone.
+    statement: tuple[StatementLine, ...] = ()
 
     def __post_init__(self) -> None:
         # bool is an int subclass; True as an amount is always a bug upstream.
@@ -75,6 +90,7 @@ def sample_facts(locale: str) -> MessageFacts:
         invoice_number="INV-2025-0042",
         due_date=date(2025, 3, 7),
         update_payment_url="https://billing.example.com/pay/4f7c2a",
+        self_service_url="https://dunning.example.com/pay/AQBn5xLvdGVuXzAxAmNzMQJlbg",
         unsubscribe_url="https://billing.example.com/unsubscribe/4f7c2a",
         support_email="billing@example.com",
         fee=fee,

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from babel import Locale
 
-from dunning.notify.content.facts import MessageFacts
+from dunning.notify.content.facts import MessageFacts, StatementLine
 from dunning.notify.content.formatting import format_day, format_money
 from dunning.notify.content.phrases import addressee, card_word
 
@@ -19,6 +19,31 @@ class PlanTerms:
     instalments: int
     instalment_amount: str
     every_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatementEntry:
+    """An invoice line of a statement as a template shows it."""
+
+    number: str
+    due_date: str
+    days_overdue: int
+    amount: str
+    charges: str | None  # fee, interest and compensation together; None when there are none
+
+
+@dataclass(frozen=True, slots=True)
+class StatementTotal:
+    currency: str
+    amount: str  # the invoices plus their charges
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """Every unpaid invoice of a business customer, with one total per currency."""
+
+    invoices: list[StatementEntry]
+    totals: list[StatementTotal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +79,14 @@ KNOWN_VARIABLES: Final = frozenset(
         "days_overdue",
         "invoice_number",
         "update_payment_url",
+        "self_service_url",
         "unsubscribe_url",
         "support_email",
         "plan_offer",
         "card",
         "renewal_date",
         "renewal_amount",
+        "statement",  # b2b: every unpaid invoice of the customer and a total per currency; else None
         "facts",  # the raw facts, for advanced templates using the money and date filters
     }
 )
@@ -86,6 +113,7 @@ def template_variables(facts: MessageFacts, locale: Locale) -> dict[str, Any]:
         "days_overdue": facts.days_overdue,
         "invoice_number": facts.invoice_number,
         "update_payment_url": facts.update_payment_url,
+        "self_service_url": facts.self_service_url,
         "unsubscribe_url": facts.unsubscribe_url,
         "support_email": facts.support_email,
         "plan_offer": None
@@ -100,9 +128,33 @@ def template_variables(facts: MessageFacts, locale: Locale) -> dict[str, Any]:
         "renewal_amount": None
         if facts.renewal_amount is None
         else format_money(facts.renewal_amount, facts.currency, locale),
+        "statement": _statement(facts.statement, locale),
         "facts": facts,
     }
     return variables
+
+
+def _statement(lines: tuple[StatementLine, ...], locale: Locale) -> Statement | None:
+    if not lines:
+        return None
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.currency] = totals.get(line.currency, 0) + line.amount + line.charges
+    return Statement(
+        invoices=[
+            StatementEntry(
+                number=line.number,
+                due_date=format_day(line.due_date, locale),
+                days_overdue=line.days_overdue,
+                amount=format_money(line.amount, line.currency, locale),
+                charges=format_money(line.charges, line.currency, locale) if line.charges else None,
+            )
+            for line in lines
+        ],
+        totals=[
+            StatementTotal(code, format_money(minor, code, locale)) for code, minor in sorted(totals.items())
+        ],
+    )
 
 
 def _card(facts: MessageFacts, locale: str) -> CardOnFile | None:

@@ -16,7 +16,10 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from dunning.common.db import Database
 from dunning.common.migrations import check_schema_name
 from dunning.common.problems import Problem
 
@@ -114,3 +117,32 @@ async def once(
         {"s": answer.status_code, "b": json.dumps(answer.body), "t": tenant_id, "k": key},
     )
     return answer
+
+
+async def respond_once(
+    request: Request,
+    db: Database,
+    *,
+    schema: str,
+    tenant_id: str,
+    run: Callable[[AsyncSession], Awaitable[Answer]],
+) -> JSONResponse:
+    """A POST action in one transaction under the request's ``Idempotency-Key`` (``once``), with
+    the answer as sent: a replay says so in ``Idempotent-Replayed``."""
+    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
+    async with db.unit_of_work() as uow:
+
+        async def in_transaction() -> Answer:
+            return await run(uow.session)
+
+        answer = await once(
+            uow.session,
+            schema=schema,
+            tenant_id=tenant_id,
+            key=request.headers.get("idempotency-key"),
+            fingerprint=fingerprint,
+            run=in_transaction,
+        )
+        await uow.commit()
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)

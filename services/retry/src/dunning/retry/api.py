@@ -14,7 +14,7 @@ from dunning.common.auth import ReadPrincipal, WritePrincipal, database
 from dunning.common.clock import Clock, SystemClock
 from dunning.common.db import Database
 from dunning.common.events.topics import RECOVERY_EVENTS_TOPIC
-from dunning.common.idempotency import Answer, once, request_fingerprint
+from dunning.common.idempotency import Answer, respond_once
 from dunning.common.openapi import problem_responses
 from dunning.common.outbox import enqueue
 from dunning.common.pagination import decode_cursor, encode_cursor
@@ -159,17 +159,16 @@ async def _act(
 ) -> JSONResponse:
     now = clock.now()
     actor = f"api key {principal.key_id}"
-    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
 
-    async def run() -> Answer:
+    async def run(session: AsyncSession) -> Answer:
         try:
             if action is None:
                 result = await actions.retry_now(
-                    uow.session, tenant_id=principal.tenant_id, case_id=case_id, now=now, actor=actor
+                    session, tenant_id=principal.tenant_id, case_id=case_id, now=now, actor=actor
                 )
             else:
                 result = await actions.act(
-                    uow.session,
+                    session,
                     tenant_id=principal.tenant_id,
                     case_id=case_id,
                     action=action,
@@ -182,27 +181,16 @@ async def _act(
             raise Problem(409, str(exc), kind="action-refused") from None
         if write_off is not None:
             await casework.write_off_reason(
-                uow.session, case_id, reason=write_off.reason, note=write_off.note, actor=actor, now=now
+                session, case_id, reason=write_off.reason, note=write_off.note, actor=actor, now=now
             )
         for event in result.events:
-            await enqueue(uow.session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
+            await enqueue(session, SCHEMA, RECOVERY_EVENTS_TOPIC, event)
         body = ActionAnswer(case_id=result.case_id, status=result.status, note=result.note)
         return Answer(200, body.model_dump())
 
-    async with db.unit_of_work() as uow:
-        # A repeated request with the same key (a lost response, a double click) replays the
-        # first answer and does nothing again: "retry now" never adds a second charge.
-        answer = await once(
-            uow.session,
-            schema=SCHEMA,
-            tenant_id=principal.tenant_id,
-            key=request.headers.get("idempotency-key"),
-            fingerprint=fingerprint,
-            run=run,
-        )
-        await uow.commit()
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+    # A repeated request with the same key (a lost response, a double click) replays the first
+    # answer and does nothing again: "retry now" never adds a second charge.
+    return await respond_once(request, db, schema=SCHEMA, tenant_id=principal.tenant_id, run=run)
 
 
 CaseId = Annotated[str, Path(max_length=64)]

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from dunning.common.auth import AdminPrincipal, ReadPrincipal, WritePrincipal
 from dunning.common.db import Database
-from dunning.common.idempotency import Answer, once, request_fingerprint
+from dunning.common.idempotency import Answer, respond_once
 from dunning.common.openapi import problem_responses
 from dunning.common.pagination import decode_cursor, encode_cursor
 from dunning.common.problems import Problem
@@ -60,28 +60,15 @@ class Done(BaseModel):
 async def _once(
     request: Request, db: Database, principal: Principal, act: Callable[[AsyncSession], Awaitable[Done]]
 ) -> JSONResponse:
-    fingerprint = request_fingerprint(request.method, request.url.path, await request.body())
-    async with db.unit_of_work() as uow:
+    async def run(session: AsyncSession) -> Answer:
+        try:
+            done = await act(session)
+        except CollectionsRefused as exc:
+            status = 404 if exc.code in _NOT_FOUND else 422 if exc.code in _UNPROCESSABLE else 409
+            raise Problem(status, exc.message, kind=exc.code.replace("_", "-")) from None
+        return Answer(200, done.model_dump(mode="json"))
 
-        async def run() -> Answer:
-            try:
-                done = await act(uow.session)
-            except CollectionsRefused as exc:
-                status = 404 if exc.code in _NOT_FOUND else 422 if exc.code in _UNPROCESSABLE else 409
-                raise Problem(status, exc.message, kind=exc.code.replace("_", "-")) from None
-            return Answer(200, done.model_dump(mode="json"))
-
-        answer = await once(
-            uow.session,
-            schema=SCHEMA,
-            tenant_id=principal.tenant_id,
-            key=request.headers.get("idempotency-key"),
-            fingerprint=fingerprint,
-            run=run,
-        )
-        await uow.commit()
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+    return await respond_once(request, db, schema=SCHEMA, tenant_id=principal.tenant_id, run=run)
 
 
 async def _status(session: AsyncSession, case_id: str) -> str:

@@ -8,10 +8,10 @@ import json
 import httpx
 
 from dunning.common.clock import Clock, SystemClock
-from dunning.notify.channels.errors import DeliveryError, retry_after_seconds
+from dunning.notify.channels.errors import DeliveryError
+from dunning.notify.channels.webhooks import RETRYABLE_4XX, post_once
 
 USER_AGENT = "Dunning-Chat/1"
-_RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 
 class ChatSender:
@@ -33,21 +33,12 @@ class ChatSender:
         """Returns the 2xx status. Raises DeliveryError for anything else."""
         body = json.dumps({"text": text}, ensure_ascii=False).encode()
         headers = {"content-type": "application/json", "user-agent": USER_AGENT}
-        try:
-            async with self._client.stream(
-                "POST", url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
-            ) as response:
-                status = response.status_code
-                retry_after = retry_after_seconds(response.headers.get("retry-after"), now=self._clock.now())
-        except httpx.TimeoutException as exc:
-            raise DeliveryError("chat webhook timed out", permanent=False, code="timeout") from exc
-        except httpx.TransportError as exc:
-            raise DeliveryError(
-                f"chat webhook unreachable: {type(exc).__name__}", permanent=False, code="connection"
-            ) from exc
+        status, retry_after = await post_once(
+            self._client, url, body, headers, timeout=self._timeout, clock=self._clock, what="chat webhook"
+        )
         if 200 <= status < 300:
             return status
-        transient = status in _RETRYABLE_4XX or status >= 500
+        transient = status in RETRYABLE_4XX or status >= 500
         # Slack answers 404/410 for a revoked webhook and 400 for a bad payload: asking again
         # gets the same answer.
         raise DeliveryError(

@@ -25,7 +25,7 @@ SECRET_PREFIX = "whsec_"
 USER_AGENT = "Dunning-Webhooks/1"
 _SECRET_BYTES = range(24, 65)  # the spec's recommended 24 to 64 bytes of key
 # 4xx answers that say "not now" rather than "never": timeout, conflict, too early, too many.
-_RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 
 def new_webhook_secret(nbytes: int = 32) -> str:
@@ -111,24 +111,48 @@ class WebhookSender:
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }
-        try:
-            # Streamed and never read: an endpoint's answer body is not ours to buffer.
-            async with self._client.stream(
-                "POST", url, content=body, headers=headers, timeout=self._timeout, follow_redirects=False
-            ) as response:
-                status = response.status_code
-                retry_after = retry_after_seconds(response.headers.get("retry-after"), now=self._clock.now())
-        except httpx.TimeoutException as exc:
-            raise DeliveryError("webhook endpoint timed out", permanent=False, code="timeout") from exc
-        except httpx.TransportError as exc:
-            raise DeliveryError(
-                f"webhook endpoint unreachable: {type(exc).__name__}", permanent=False, code="connection"
-            ) from exc
+        status, retry_after = await post_once(
+            self._client,
+            url,
+            body,
+            headers,
+            timeout=self._timeout,
+            clock=self._clock,
+            what="webhook endpoint",
+        )
         if 200 <= status < 300:
             return status
         error = _error_for(status, retry_after)
         log.warning("webhook.failed", msg_id=msg_id, status=status, permanent=error.permanent)
         raise error
+
+
+async def post_once(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    clock: Clock,
+    what: str,
+) -> tuple[int, float | None]:
+    """POST without following redirects; the status and the ``Retry-After`` seconds, if any.
+    A timeout or a connection failure is a transient DeliveryError naming ``what``."""
+    try:
+        # Streamed and never read: an endpoint's answer body is not ours to buffer.
+        async with client.stream(
+            "POST", url, content=body, headers=headers, timeout=timeout, follow_redirects=False
+        ) as response:
+            return response.status_code, retry_after_seconds(
+                response.headers.get("retry-after"), now=clock.now()
+            )
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"{what} timed out", permanent=False, code="timeout") from exc
+    except httpx.TransportError as exc:
+        raise DeliveryError(
+            f"{what} unreachable: {type(exc).__name__}", permanent=False, code="connection"
+        ) from exc
 
 
 def _error_for(status: int, retry_after: float | None) -> DeliveryError:
@@ -137,7 +161,7 @@ def _error_for(status: int, retry_after: float | None) -> DeliveryError:
         return DeliveryError(
             "webhook endpoint is gone (410): disable it", permanent=True, code="endpoint_gone"
         )
-    if status in _RETRYABLE_4XX or status >= 500:
+    if status in RETRYABLE_4XX or status >= 500:
         return DeliveryError(
             f"webhook endpoint answered {status}", permanent=False, code=code, retry_after=retry_after
         )
